@@ -1,0 +1,30 @@
+//! `ai-quota`: a prepaid token quota per consumer, with an admin API.
+//!
+//! Status: loads Higress-style configuration through the rules envelope and reports which config
+//! applies to each request; quota checks and the admin API are being built (see the README's status table).
+
+mod config;
+
+pub use config::Config;
+
+/// Plugin name used in logs.
+pub const PLUGIN: &str = "ai-quota";
+
+#[cfg(target_arch = "wasm32")]
+mod entry {
+    use super::{Config, PLUGIN};
+    use host_glue::plugin::{ConfigProbe, PluginRoot, PluginSpec};
+
+    static SPEC: PluginSpec<Config> = PluginSpec {
+        name: PLUGIN,
+        version: env!("CARGO_PKG_VERSION"),
+        parse_config: Config::parse,
+        new_http_context: |_, envelope| Box::new(ConfigProbe::new(PLUGIN, envelope)),
+    };
+
+    proxy_wasm::main! {{
+        host_glue::plugin::install_panic_hook(PLUGIN);
+        proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+        proxy_wasm::set_root_context(|_| Box::new(PluginRoot::new(&SPEC)));
+    }}
+}

@@ -1,0 +1,31 @@
+//! Everything our plugins need from the proxy, in one place.
+//!
+//! - [`Host`]: the small trait the plugin logic talks to; [`ProxyWasmHost`] is the real proxy,
+//!   [`mock::MockHost`] (feature `mock`) an in-memory one for native tests.
+//! - [`redis`]: Higress's Redis callouts (feature `higress`), the `redis` config block and
+//!   cluster-name rule, and delivery of replies to the HTTP context that asked.
+//! - [`shared_counter`]: counters in shared data with compare-and-swap, exact across workers.
+//! - [`properties`], [`metrics`], [`log`], [`reply`]: `ai_log` and span tags, cached metric ids,
+//!   Higress-style log lines, local replies.
+//! - [`plugin`]: what every plugin does at start: panic hook, build info, loading its config.
+
+mod abi;
+mod host;
+pub mod log;
+pub mod metrics;
+#[cfg(any(test, feature = "mock"))]
+pub mod mock;
+pub mod plugin;
+pub mod properties;
+pub mod redis;
+pub mod reply;
+pub mod shared_counter;
+
+pub use host::{CasOutcome, Host, HostError, ProxyWasmHost};
+pub use resp_codec;
+
+/// Whether this build can talk to Redis (the `higress` build).
+pub const REDIS_AVAILABLE: bool = cfg!(feature = "higress");
+
+/// Which build this is: `higress` (Redis host calls compiled in) or `envoy`.
+pub const BUILD_VARIANT: &str = if REDIS_AVAILABLE { "higress" } else { "envoy" };
