@@ -1,0 +1,189 @@
+//! The real plugins (`make build` → dist/envoy/*.wasm) load into Envoy.
+//! Skipped, with a message, while the modules are missing.
+
+use std::io::Write;
+use std::time::Duration;
+
+use envoy_e2e::{missing_plugins, EnvoyBuilder, MockConfig, MockLlm, PLUGINS};
+use serde_json::json;
+
+/// True (after saying so on stderr, past the test harness's capture) when
+/// a module the test needs (`plugin`, or all of them for `None`) is not
+/// built.
+fn skip(test: &str, plugin: Option<&str>) -> bool {
+    let missing: Vec<String> = missing_plugins()
+        .iter()
+        .filter(|p| plugin.is_none_or(|name| p.ends_with(format!("{name}.wasm"))))
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return false;
+    }
+    let msg = format!(
+        "SKIPPED {test}: missing {}; run `make build` to build dist/envoy/*.wasm\n",
+        missing.join(", ")
+    );
+    let _ = std::io::stderr().write_all(msg.as_bytes());
+    true
+}
+
+fn configured_line(plugin: &str) -> String {
+    format!("[{plugin}] [nil] configured: ")
+}
+
+/// Loads `plugin` with `{}`: validate mode, then live with one JSON and one
+/// streamed request through it.
+fn loads_with_empty_config(plugin: &str) {
+    let mock = MockLlm::start(MockConfig::new());
+    let builder = EnvoyBuilder::basic()
+        .upstream_port(mock.port())
+        .wasm(plugin, &json!({}));
+    builder
+        .validate()
+        .unwrap_or_else(|e| panic!("{plugin}: {e}"));
+    let envoy = builder.start();
+    let r = envoy.post_json(
+        "/limited/v1/chat/completions",
+        &[],
+        &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(r.status, 200, "{plugin}: {}", r.text());
+    assert_eq!(r.json()["usage"]["total_tokens"], 18);
+    let r = envoy.post_json(
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "gpt-4o", "stream": true, "messages": []}),
+    );
+    assert_eq!(r.status, 200, "{plugin}: {}", r.text());
+    assert_eq!(r.sse().last().map(|e| e.data.as_str()), Some("[DONE]"));
+    let line = configured_line(plugin);
+    assert!(
+        envoy.wait_for_log(&line, Duration::from_secs(10)),
+        "{plugin}: no {line:?} in Envoy's log:\n{}",
+        envoy.log_lines("wasm").join("\n")
+    );
+}
+
+#[test]
+fn ai_token_ratelimit_loads_with_empty_config() {
+    if !skip(
+        "ai_token_ratelimit_loads_with_empty_config",
+        Some("ai-token-ratelimit"),
+    ) {
+        loads_with_empty_config("ai-token-ratelimit");
+    }
+}
+
+#[test]
+fn ai_quota_loads_with_empty_config() {
+    if !skip("ai_quota_loads_with_empty_config", Some("ai-quota")) {
+        loads_with_empty_config("ai-quota");
+    }
+}
+
+#[test]
+fn ai_statistics_loads_with_empty_config() {
+    if !skip(
+        "ai_statistics_loads_with_empty_config",
+        Some("ai-statistics"),
+    ) {
+        loads_with_empty_config("ai-statistics");
+    }
+}
+
+#[test]
+fn all_plugins_chained_in_one_envoy() {
+    if skip("all_plugins_chained_in_one_envoy", None) {
+        return;
+    }
+    let mock = MockLlm::start(MockConfig::new());
+    let mut builder = EnvoyBuilder::basic().upstream_port(mock.port());
+    for plugin in PLUGINS {
+        builder = builder.wasm(plugin, &json!({}));
+    }
+    let envoy = builder.concurrency(2).start();
+    let r = envoy.post_json(
+        "/limited/v1/chat/completions",
+        &[],
+        &json!({"model": "gpt-4o", "stream": true, "messages": []}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    for plugin in PLUGINS {
+        assert!(
+            envoy.wait_for_log(&configured_line(plugin), Duration::from_secs(10)),
+            "{plugin} not configured"
+        );
+    }
+}
+
+/// A plugin configured only through `_rules_` applies to the route its rule names and not to the
+/// other route (the plugin logs its choice per request at debug level).
+#[test]
+fn rules_envelope_applies_to_one_route_and_not_another() {
+    let plugin = "ai-token-ratelimit";
+    if skip(
+        "rules_envelope_applies_to_one_route_and_not_another",
+        Some(plugin),
+    ) {
+        return;
+    }
+    let mock = MockLlm::start(MockConfig::new());
+    let envoy = EnvoyBuilder::basic()
+        .upstream_port(mock.port())
+        .wasm(
+            plugin,
+            &json!({"_rules_": [{"_match_route_": ["route-limited"], "rule_name": "r"}]}),
+        )
+        .component_log_level("wasm", "debug")
+        .start();
+    let body = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
+    let limited = envoy.post_json(
+        "/limited/v1/chat/completions",
+        &[("x-request-id", "req-limited")],
+        &body,
+    );
+    let open = envoy.post_json(
+        "/v1/chat/completions",
+        &[("x-request-id", "req-open")],
+        &body,
+    );
+    assert_eq!((limited.status, open.status), (200, 200));
+    assert!(envoy.wait_for_log(
+        "[ai-token-ratelimit] [req-limited] config _rules_[0] applies",
+        Duration::from_secs(10)
+    ));
+    assert!(envoy.wait_for_log(
+        "[ai-token-ratelimit] [req-open] no config applies",
+        Duration::from_secs(10)
+    ));
+    assert!(envoy.log_lines("[req-open] config ").is_empty());
+}
+
+/// The shipped stock-Envoy example (`envoy/envoy.yaml`) is valid with the built plugins.
+#[test]
+fn shipped_envoy_yaml_validates() {
+    if skip("shipped_envoy_yaml_validates", None) {
+        return;
+    }
+    let root = envoy_e2e::workspace_root();
+    let out = std::process::Command::new(envoy_e2e::envoy_bin().expect("envoy binary"))
+        .args([
+            "--mode",
+            "validate",
+            "-c",
+            "envoy/envoy.yaml",
+            "--disable-hot-restart",
+        ])
+        .current_dir(&root)
+        .output()
+        .expect("run envoy --mode validate");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("OK"), "{text}");
+    for plugin in PLUGINS {
+        assert!(
+            text.contains(&format!("[{plugin}] [nil] configured: ")),
+            "{plugin} did not configure: {text}"
+        );
+    }
+}

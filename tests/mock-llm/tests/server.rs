@@ -1,0 +1,237 @@
+//! The mock's HTTP server: keep-alive, chunked requests, recording,
+//! concurrency, shutdown and the binary.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use mock_llm::client::{self, Connection};
+use mock_llm::{MockConfig, MockLlm};
+use serde_json::json;
+
+#[test]
+fn keep_alive_serves_many_requests_on_one_connection() {
+    let mock = MockLlm::start(MockConfig::new());
+    let mut conn = Connection::open(mock.addr()).unwrap();
+    for i in 0..5 {
+        let tokens = (i * 10).to_string();
+        let stream = i % 2 == 0;
+        let r = conn
+            .request(
+                "POST",
+                "/v1/chat/completions",
+                &[("x-mock-prompt-tokens", &tokens)],
+                json!({"model": format!("m{i}"), "stream": stream,
+                       "stream_options": {"include_usage": true}})
+                .to_string()
+                .as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("connection"), Some("keep-alive"));
+        let usage = if stream {
+            r.sse_json().last().unwrap()["usage"].clone()
+        } else {
+            r.json()["usage"].clone()
+        };
+        assert_eq!(usage["prompt_tokens"], i * 10);
+    }
+    assert_eq!(mock.requests().len(), 5);
+}
+
+#[test]
+fn chunked_request_bodies_are_decoded_and_recorded() {
+    let mock = MockLlm::start(MockConfig::new());
+    let mut conn = Connection::open(mock.addr()).unwrap();
+    let body =
+        json!({"model": "chunky", "messages": [{"role": "user", "content": "数据🚀"}]}).to_string();
+    let bytes = body.as_bytes();
+    let parts: Vec<&[u8]> = bytes.chunks(7).collect();
+    let r = conn
+        .request_chunked(
+            "POST",
+            "/v1/messages?beta=true",
+            &[("content-type", "application/json"), ("X-Custom", "Yes")],
+            &parts,
+        )
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["model"], "chunky");
+    let req = mock.last_request().unwrap();
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.path, "/v1/messages?beta=true");
+    assert_eq!(req.path_only(), "/v1/messages");
+    assert_eq!(req.header("x-custom"), Some("Yes"));
+    assert_eq!(req.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(req.body, bytes);
+    assert_eq!(req.body_json().unwrap()["messages"][0]["content"], "数据🚀");
+    // Same connection still usable.
+    let r = conn.request("GET", "/nothing", &[], b"").unwrap();
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn records_requests_and_clears() {
+    let mock = MockLlm::start(MockConfig::new());
+    client::post_json(
+        mock.addr(),
+        "/v1/chat/completions",
+        &[("authorization", "Bearer k")],
+        &json!({"model": "a", "stream": true, "stream_options": {"include_usage": true}}),
+    )
+    .unwrap();
+    client::get(mock.addr(), "/x").unwrap();
+    let reqs = mock.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[0].header("Authorization"), Some("Bearer k"));
+    assert_eq!(reqs[0].header("content-type"), Some("application/json"));
+    assert_eq!(
+        reqs[0].body_json().unwrap()["stream_options"]["include_usage"],
+        true
+    );
+    assert_eq!(reqs[1].method, "GET");
+    assert!(reqs[1].body.is_empty());
+    mock.clear();
+    assert!(mock.requests().is_empty());
+    assert!(mock.last_request().is_none());
+}
+
+#[test]
+fn expect_100_continue_and_connection_close() {
+    let mock = MockLlm::start(MockConfig::new());
+    let mut s = TcpStream::connect(mock.addr()).unwrap();
+    let body = br#"{"model":"x"}"#;
+    write!(
+        s,
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "HTTP/1.1 100 Continue\r\n");
+    s.write_all(body).unwrap();
+    let mut rest = String::new();
+    // Reads to EOF: the server closes after answering.
+    r.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("HTTP/1.1 200 OK\r\n"));
+    assert!(rest.contains("connection: close\r\n"));
+    assert!(rest.contains("\"model\":\"x\""));
+}
+
+#[test]
+fn many_concurrent_connections() {
+    let mock = MockLlm::start(MockConfig::new().split_bytes(16));
+    let addr = mock.addr();
+    // Hold many connections open at once, then use them all.
+    let conns: Vec<Connection> = (0..48).map(|_| Connection::open(addr).unwrap()).collect();
+    let handles: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            std::thread::spawn(move || {
+                for j in 0..3 {
+                    let n = (i * 3 + j).to_string();
+                    let r = c
+                        .request(
+                            "POST",
+                            "/v1/messages",
+                            &[("x-mock-completion-tokens", &n)],
+                            br#"{"model":"m","stream":true}"#,
+                        )
+                        .unwrap();
+                    let last_delta = r
+                        .sse()
+                        .into_iter()
+                        .rfind(|e| e.event.as_deref() == Some("message_delta"))
+                        .unwrap();
+                    assert_eq!(
+                        last_delta.json().unwrap()["usage"]["output_tokens"].to_string(),
+                        n
+                    );
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(mock.requests().len(), 48 * 3);
+}
+
+#[test]
+fn set_config_changes_later_answers() {
+    let mock = MockLlm::start(MockConfig::new());
+    mock.set_config(mock.config().prompt_tokens(77));
+    let r = client::post_json(mock.addr(), "/v1/chat/completions", &[], &json!({})).unwrap();
+    assert_eq!(r.json()["usage"]["prompt_tokens"], 77);
+}
+
+#[test]
+fn drop_closes_listener_and_open_connections() {
+    let mock = MockLlm::start(MockConfig::new());
+    let addr = mock.addr();
+    let mut idle = TcpStream::connect(addr).unwrap();
+    // Make sure the idle connection was accepted.
+    let mut conn = Connection::open(addr).unwrap();
+    conn.request("GET", "/", &[], b"").unwrap();
+    drop(mock);
+    let mut buf = [0u8; 1];
+    assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
+    assert!(conn.request("GET", "/", &[], b"").is_err());
+    assert!(TcpStream::connect(addr).is_err());
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn binary_prints_its_port_and_serves() {
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_mock-llm"))
+            .args(["--port", "0", "--prompt-tokens", "3", "--chunks=2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"));
+    assert!(addr.starts_with("127.0.0.1:"));
+    let r = client::post_json(
+        addr.parse().unwrap(),
+        "/v1/chat/completions",
+        &[],
+        &json!({"model": "cli"}),
+    )
+    .unwrap();
+    let v = r.json();
+    assert_eq!(v["usage"]["prompt_tokens"], 3);
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        mock_llm::providers::answer_text(2)
+    );
+}
+
+#[test]
+fn binary_rejects_bad_arguments() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mock-llm"))
+        .args(["--chunks", "lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--chunks"));
+}
