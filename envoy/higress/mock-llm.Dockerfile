@@ -6,4 +6,4 @@ RUN cargo build --release -p mock-llm
 FROM debian:bookworm-slim
 COPY --from=build /src/target/release/mock-llm /usr/local/bin/mock-llm
 EXPOSE 8000
-CMD ["mock-llm", "--port", "8000", "--host", "0.0.0.0"]
+CMD ["mock-llm", "--port", "8000"]

@@ -1,0 +1,66 @@
+//! A Proxy-Wasm test host on the [`wasmi`] interpreter.
+//!
+//! It loads a real plugin `.wasm` (a wasm32-wasip1 cdylib built with the
+//! `proxy-wasm` crate), implements every hostcall such modules import, and
+//! lets a test drive HTTP streams and inspect what the plugin did, with a
+//! virtual clock, Envoy-like shared data and metrics, and Higress's Redis
+//! callouts going to a real `redis-server`.
+//!
+//! ```no_run
+//! use wasm_test_host::{HostEnv, Vm, Action, test_filter_wasm};
+//!
+//! let env = HostEnv::new();
+//! let wasm = std::fs::read(test_filter_wasm()?).unwrap();
+//! let mut vm = Vm::load(&env, &wasm, b"", br#"{}"#)?;
+//! assert!(vm.configured());
+//! let id = vm.new_stream()?;
+//! let action = vm.request_headers(id, &[(":path", "/"), ("x-test-action", "add-header")], true)?;
+//! assert_eq!(action, Action::Continue);
+//! assert_eq!(vm.stream(id).unwrap().request_headers().get("x-added"), Some("1"));
+//! vm.complete(id)?;
+//! # Ok::<(), wasm_test_host::VmError>(())
+//! ```
+//!
+//! Main pieces:
+//! - [`HostEnv`]: shared state (clock, shared data, queues, metrics, Redis
+//!   clusters and faults); cheap to clone.
+//! - [`Vm`]: one plugin instance: streams, callbacks, logs, fuel.
+//! - [`Stream`]: what the host knows about one HTTP stream.
+//! - [`RedisServer`]: a private redis-server for tests.
+//! - [`wasm_artifact`] / [`test_filter_wasm`]: find or build plugin `.wasm`.
+
+mod artifacts;
+mod codec;
+mod env;
+mod error;
+mod fuel;
+mod headers;
+mod imports;
+mod metrics;
+pub mod redis;
+mod redis_server;
+pub mod resp;
+mod state;
+mod stream;
+mod types;
+mod vm;
+
+pub use artifacts::{target_dir, test_filter_wasm, wasm_artifact, workspace_root, WASM_TARGET};
+pub use codec::{deserialize_map, encode_path, serialize_map};
+pub use env::{HostEnv, DEFAULT_START_MS};
+pub use error::VmError;
+pub use fuel::FuelStats;
+pub use headers::Headers;
+pub use imports::implemented_imports;
+pub use metrics::MetricValue;
+pub use redis::{
+    RedisCallRecord, RedisDelivery, RedisFault, REDIS_STATUS_NETWORK_ERROR, REDIS_STATUS_OK,
+    REDIS_STATUS_TIMEOUT,
+};
+pub use redis_server::RedisServer;
+pub use state::HttpCallRecord;
+pub use stream::{Lifecycle, LocalReply, Stream};
+pub use types::{
+    buffer_type, map_type, Action, CallKind, LogEntry, LogLevel, LogSource, MetricType, Status,
+};
+pub use vm::{list_imports, run_all_until_idle, PluginModule, Vm, VmOptions, DEFAULT_FUEL_LIMIT};
