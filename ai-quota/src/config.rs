@@ -1,16 +1,16 @@
 //! Configuration of ai-quota, compiled once at configure time.
 
 use config_envelope::{as_object, ConfigError, FieldPath};
-use host_glue::redis::{parse_redis_block, RedisConfig};
+use host_glue::redis::{parse_redis_block, RedisClient};
 
 /// One compiled config (the global one or one rule's).
 ///
 /// Only the `redis` block is read so far; the other fields are accepted as they are until the
 /// features that use them land (see the README's status table).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Config {
-    /// Where the counters live when they are kept in Redis (Higress build only).
-    pub redis: Option<RedisConfig>,
+    /// The Redis the counters live in, when configured (Higress build only).
+    pub redis: Option<RedisClient>,
 }
 
 impl Config {
@@ -18,7 +18,7 @@ impl Config {
     pub fn parse(value: &serde_json::Value, path: &FieldPath) -> Result<Self, ConfigError> {
         let map = as_object(value, path)?;
         Ok(Self {
-            redis: parse_redis_block(map, path, crate::PLUGIN)?,
+            redis: parse_redis_block(map, path, crate::PLUGIN)?.map(|r| RedisClient::new(&r)),
         })
     }
 }

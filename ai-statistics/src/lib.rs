@@ -20,6 +20,8 @@ mod entry {
         version: env!("CARGO_PKG_VERSION"),
         parse_config: Config::parse,
         new_http_context: |_, envelope| Box::new(ConfigProbe::new(PLUGIN, envelope)),
+        // ai-statistics keeps no counters.
+        redis_client: |_| None,
     };
 
     proxy_wasm::main! {{

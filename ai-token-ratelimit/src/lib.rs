@@ -20,6 +20,7 @@ mod entry {
         version: env!("CARGO_PKG_VERSION"),
         parse_config: Config::parse,
         new_http_context: |_, envelope| Box::new(ConfigProbe::new(PLUGIN, envelope)),
+        redis_client: |config| config.redis.as_ref(),
     };
 
     proxy_wasm::main! {{

@@ -3,6 +3,7 @@
 use crate::host::Host;
 use crate::log::PluginLog;
 use crate::properties::get_string;
+use crate::redis::RedisClient;
 use config_envelope::{ConfigError, Envelope, FieldPath, RequestInfo, Selected};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
@@ -45,6 +46,8 @@ pub struct PluginSpec<C: 'static> {
     pub parse_config: fn(&serde_json::Value, &FieldPath) -> Result<C, ConfigError>,
     /// Creates the filter for one HTTP stream.
     pub new_http_context: fn(context_id: u32, config: Rc<Envelope<C>>) -> Box<dyn HttpContext>,
+    /// The Redis client a config uses, if any: initialised at configure time.
+    pub redis_client: fn(&C) -> Option<&RedisClient>,
 }
 
 /// The root context every plugin uses: logs the build at VM start, parses the configuration
@@ -91,6 +94,7 @@ impl<C: 'static> PluginRoot<C> {
                         }
                     ),
                 );
+                init_redis(host, &log, &envelope, self.spec.redis_client);
                 self.envelope = Some(Rc::new(envelope));
                 Ok(())
             }
@@ -104,6 +108,35 @@ impl<C: 'static> PluginRoot<C> {
     /// The current configuration, if any.
     pub fn envelope(&self) -> Option<&Rc<Envelope<C>>> {
         self.envelope.as_ref()
+    }
+}
+
+/// Starts the proxy's Redis connection pool for every config that names one. A cluster that is not
+/// ready yet is not a configuration error: the first command tries again.
+fn init_redis<H: Host + ?Sized, C>(
+    host: &H,
+    log: &PluginLog<'_>,
+    envelope: &Envelope<C>,
+    redis_client: fn(&C) -> Option<&RedisClient>,
+) {
+    let configs = envelope
+        .global()
+        .into_iter()
+        .chain(envelope.rules().iter().map(|rule| &rule.config));
+    for client in configs.filter_map(redis_client) {
+        match client.init(host) {
+            Ok(()) => log.info(
+                host,
+                format_args!("redis cluster {} ready", client.cluster()),
+            ),
+            Err(error) => log.warn(
+                host,
+                format_args!(
+                    "redis cluster {} not ready ({error}); retrying on first use",
+                    client.cluster()
+                ),
+            ),
+        }
     }
 }
 
@@ -232,6 +265,7 @@ mod tests {
         version: "0.0.0",
         parse_config: parse_limit,
         new_http_context: new_http,
+        redis_client: |_| None,
     };
 
     #[test]
@@ -288,5 +322,58 @@ mod tests {
         host.set_property_value(&["cluster_name"], b"outbound|443||llm.dns");
         let chosen = select_config(&host, &envelope, Some("x.com")).unwrap();
         assert_eq!((chosen.source, *chosen.config), (Source::Rule(1), 20));
+    }
+
+    fn parse_redis(
+        value: &serde_json::Value,
+        path: &FieldPath,
+    ) -> Result<Option<RedisClient>, ConfigError> {
+        let map = as_object(value, path)?;
+        let block = config_envelope::optional_object(map, "redis", path)?;
+        block
+            .map(|b| {
+                crate::redis::RedisConfig::parse(b, &path.key("redis"))
+                    .map(|c| RedisClient::new(&c))
+            })
+            .transpose()
+    }
+
+    fn new_http_redis(_: u32, _: Rc<Envelope<Option<RedisClient>>>) -> Box<dyn HttpContext> {
+        unimplemented!()
+    }
+
+    static REDIS_SPEC: PluginSpec<Option<RedisClient>> = PluginSpec {
+        name: "test-plugin",
+        version: "0.0.0",
+        parse_config: parse_redis,
+        new_http_context: new_http_redis,
+        redis_client: |config| config.as_ref(),
+    };
+
+    #[test]
+    fn redis_of_every_config_is_initialised_at_configure_time() {
+        let host = MockHost::new();
+        host.add_redis_cluster("outbound|80||redis.static");
+        let mut root = PluginRoot::new(&REDIS_SPEC);
+        root.configure(
+            &host,
+            br#"{"redis":{"service_name":"redis.static","timeout":50},
+                 "_rules_":[{"_match_route_":["r"],"redis":{"service_name":"other.dns"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            host.redis_inits(),
+            vec![
+                ("outbound|80||redis.static".to_string(), 50),
+                ("outbound|6379||other.dns".to_string(), 1000)
+            ]
+        );
+        let logs: Vec<String> = host.logs().into_iter().map(|(_, line)| line).collect();
+        assert!(logs.contains(
+            &"[test-plugin] [nil] redis cluster outbound|80||redis.static ready".to_string()
+        ));
+        assert!(logs.contains(&"[test-plugin] [nil] redis cluster outbound|6379||other.dns not ready (redis call not sent: host returned status 2); retrying on first use".to_string()));
+        let envelope = root.envelope().unwrap();
+        assert!(envelope.global().unwrap().as_ref().unwrap().is_ready());
     }
 }

@@ -14,7 +14,7 @@ pub use config::{parse_redis_block, RedisConfig};
 use crate::host::{Host, HostError};
 use resp_codec::Value;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Why a Redis command did not produce a usable reply. Every variant goes to the plugin's failure
 /// policy (fail open or closed).
@@ -50,8 +50,9 @@ struct Pending {
 }
 
 thread_local! {
-    // One VM runs on one thread; replies come back on the same thread.
-    static PENDING: RefCell<HashMap<u32, Pending>> = RefCell::new(HashMap::new());
+    // One VM runs on one thread; replies come back on the same thread. A BTreeMap needs no
+    // random hash seed (a HashMap would import WASI randomness for nothing).
+    static PENDING: RefCell<BTreeMap<u32, Pending>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// How many callouts wait for a reply (for tests and leak checks).
