@@ -1,0 +1,112 @@
+//! `make bench`: wasm instructions (wasmi fuel) per request for each plugin, in the wasm host.
+//!
+//! Fuel counts executed wasm instructions, so it is repeatable and independent of machine load;
+//! it tracks the CPU a plugin costs in a real proxy (V8 compiles the same code) without the
+//! noise of a wall-clock benchmark. Envoy throughput figures live in the README.
+//!
+//! Usage: `bench [DIST_DIR]` (default `dist/higress`).
+
+use std::path::PathBuf;
+use wasm_test_host::{workspace_root, HostEnv, Vm};
+
+const PLUGINS: [&str; 3] = ["ai-token-ratelimit", "ai-quota", "ai-statistics"];
+const REQUESTS: u64 = 200;
+
+/// The request of the performance anchors: a small chat completion, answered with 20 SSE chunks
+/// and a usage chunk (about 3.4 KB), or a 326-byte JSON body.
+fn sse_chunks() -> Vec<Vec<u8>> {
+    let mut chunks: Vec<Vec<u8>> = (0..20)
+        .map(|i| {
+            format!(
+                "data: {{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"word{i} \"}},\"finish_reason\":null}}]}}\n\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    chunks.push(b"data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1700000000,\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":20,\"total_tokens\":32}}\n\ndata: [DONE]\n\n".to_vec());
+    chunks
+}
+
+const JSON_BODY: &[u8] = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}"#;
+const REQUEST_BODY: &[u8] =
+    br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Who are you?"}]}"#;
+
+fn one_request(vm: &mut Vm, response: &[Vec<u8>], content_type: &str) {
+    let id = vm
+        .new_stream_with_properties(&[(&["route_name"], b"llm-route")])
+        .expect("stream");
+    let ok = |r: Result<_, _>| {
+        r.expect("callback");
+    };
+    ok(vm.request_headers(
+        id,
+        &[
+            (":method", "POST"),
+            (":path", "/v1/chat/completions"),
+            (":authority", "llm.example.com"),
+            ("content-type", "application/json"),
+            ("x-api-key", "user1"),
+            ("x-request-id", "bench"),
+        ],
+        false,
+    ));
+    ok(vm.request_body(id, REQUEST_BODY, true));
+    ok(vm.response_headers(
+        id,
+        &[(":status", "200"), ("content-type", content_type)],
+        false,
+    ));
+    let last = response.len().saturating_sub(1);
+    for (i, chunk) in response.iter().enumerate() {
+        ok(vm.response_body(id, chunk, i == last));
+    }
+    vm.complete(id).expect("complete");
+}
+
+fn fuel_per_request(wasm: &[u8], config: &str, response: &[Vec<u8>], content_type: &str) -> u64 {
+    let env = HostEnv::new();
+    let mut vm = Vm::load(&env, wasm, b"", config.as_bytes()).expect("load");
+    assert!(vm.configured(), "configure failed");
+    one_request(&mut vm, response, content_type); // warm-up: first-use allocations
+    let before = vm.total_fuel();
+    for _ in 0..REQUESTS {
+        one_request(&mut vm, response, content_type);
+    }
+    (vm.total_fuel() - before) / REQUESTS
+}
+
+fn main() {
+    let dist: PathBuf = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("dist/higress"));
+    let configs = [
+        ("{} (global)", "{}"),
+        (
+            "_rules_ match",
+            r#"{"_rules_":[{"_match_route_":["llm-route"]},{"_match_domain_":["*.example.com"]}]}"#,
+        ),
+    ];
+    let sse = sse_chunks();
+    let json = vec![JSON_BODY.to_vec()];
+    println!(
+        "wasm fuel (instructions) per request, mean of {REQUESTS}, {}",
+        dist.display()
+    );
+    println!(
+        "{:<20} {:<16} {:>12} {:>12} {:>10}",
+        "plugin", "config", "json", "sse-20", "size"
+    );
+    for plugin in PLUGINS {
+        let path = dist.join(format!("{plugin}.wasm"));
+        let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for (label, config) in configs {
+            let json_fuel = fuel_per_request(&wasm, config, &json, "application/json");
+            let sse_fuel = fuel_per_request(&wasm, config, &sse, "text/event-stream");
+            println!(
+                "{plugin:<20} {label:<16} {json_fuel:>12} {sse_fuel:>12} {:>10}",
+                wasm.len()
+            );
+        }
+    }
+}
