@@ -9,9 +9,18 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
 use std::rc::Rc;
 
+static PLUGIN_NAME: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// The plugin name given to [`install_panic_hook`], for log lines written outside any plugin
+/// code (e.g. when a Redis reply arrives for a stream that has ended).
+pub fn plugin_name() -> &'static str {
+    PLUGIN_NAME.get().copied().unwrap_or("plugin")
+}
+
 /// Routes panic messages to the proxy's log before the VM aborts, so a crash says why.
 /// Filter code is written not to panic; this is the last line of defence.
 pub fn install_panic_hook(plugin: &'static str) {
+    let _ = PLUGIN_NAME.set(plugin);
     std::panic::set_hook(Box::new(move |info| {
         let line = format!("[{plugin}] [nil] panic: {info}");
         crate::ProxyWasmHost.log(LogLevel::Critical, &line);

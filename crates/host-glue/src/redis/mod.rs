@@ -149,6 +149,10 @@ pub fn dispatch_reply<H: Host + ?Sized>(host: &H, token: u32, status: u32, size:
     };
     if host.set_effective_context(pending.context_id).is_err() {
         // The stream ended before the reply came: nothing left to resume.
+        crate::log::PluginLog::plugin(crate::plugin::plugin_name()).debug(
+            host,
+            format_args!("redis reply {token} dropped: its stream has ended"),
+        );
         return;
     }
     (pending.on_reply)(read_reply(host, status, size));

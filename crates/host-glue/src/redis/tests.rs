@@ -55,6 +55,9 @@ fn reply_for_a_finished_stream_is_dropped() {
     host.close_context(3);
     host.answer_redis(token, b":1\r\n");
     assert!(replies.borrow().is_empty());
+    assert!(host.logs().iter().any(|(_, line)| line.ends_with(&format!(
+        "redis reply {token} dropped: its stream has ended"
+    ))));
     assert_eq!(pending_count(), 0);
 }
 
