@@ -11,21 +11,13 @@ pub use config::Config;
 pub const PLUGIN: &str = "ai-quota";
 
 #[cfg(target_arch = "wasm32")]
-mod entry {
-    use super::{Config, PLUGIN};
-    use host_glue::plugin::{ConfigProbe, PluginRoot, PluginSpec};
+static SPEC: host_glue::plugin::PluginSpec<Config> = host_glue::plugin::PluginSpec {
+    name: PLUGIN,
+    version: env!("CARGO_PKG_VERSION"),
+    parse_config: Config::parse,
+    new_http_context: |_, envelope| Box::new(host_glue::plugin::ConfigProbe::new(PLUGIN, envelope)),
+    redis_client: |config| config.redis.as_ref(),
+};
 
-    static SPEC: PluginSpec<Config> = PluginSpec {
-        name: PLUGIN,
-        version: env!("CARGO_PKG_VERSION"),
-        parse_config: Config::parse,
-        new_http_context: |_, envelope| Box::new(ConfigProbe::new(PLUGIN, envelope)),
-        redis_client: |config| config.redis.as_ref(),
-    };
-
-    proxy_wasm::main! {{
-        host_glue::plugin::install_panic_hook(PLUGIN);
-        proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-        proxy_wasm::set_root_context(|_| Box::new(PluginRoot::new(&SPEC)));
-    }}
-}
+#[cfg(target_arch = "wasm32")]
+host_glue::plugin_entry!(SPEC);

@@ -11,22 +11,14 @@ pub use config::Config;
 pub const PLUGIN: &str = "ai-statistics";
 
 #[cfg(target_arch = "wasm32")]
-mod entry {
-    use super::{Config, PLUGIN};
-    use host_glue::plugin::{ConfigProbe, PluginRoot, PluginSpec};
+static SPEC: host_glue::plugin::PluginSpec<Config> = host_glue::plugin::PluginSpec {
+    name: PLUGIN,
+    version: env!("CARGO_PKG_VERSION"),
+    parse_config: Config::parse,
+    new_http_context: |_, envelope| Box::new(host_glue::plugin::ConfigProbe::new(PLUGIN, envelope)),
+    // ai-statistics keeps no counters.
+    redis_client: |_| None,
+};
 
-    static SPEC: PluginSpec<Config> = PluginSpec {
-        name: PLUGIN,
-        version: env!("CARGO_PKG_VERSION"),
-        parse_config: Config::parse,
-        new_http_context: |_, envelope| Box::new(ConfigProbe::new(PLUGIN, envelope)),
-        // ai-statistics keeps no counters.
-        redis_client: |_| None,
-    };
-
-    proxy_wasm::main! {{
-        host_glue::plugin::install_panic_hook(PLUGIN);
-        proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-        proxy_wasm::set_root_context(|_| Box::new(PluginRoot::new(&SPEC)));
-    }}
-}
+#[cfg(target_arch = "wasm32")]
+host_glue::plugin_entry!(SPEC);

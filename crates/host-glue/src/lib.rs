@@ -29,3 +29,19 @@ pub const REDIS_AVAILABLE: bool = cfg!(feature = "higress");
 
 /// Which build this is: `higress` (Redis host calls compiled in) or `envoy`.
 pub const BUILD_VARIANT: &str = if REDIS_AVAILABLE { "higress" } else { "envoy" };
+
+/// The wasm entry point of a plugin: installs the panic hook and the shared root context for a
+/// `static` [`plugin::PluginSpec`]. Use it once per plugin crate, under
+/// `#[cfg(target_arch = "wasm32")]` so native test builds do not link the proxy's imports.
+#[macro_export]
+macro_rules! plugin_entry {
+    ($spec:path) => {
+        proxy_wasm::main! {{
+            $crate::plugin::install_panic_hook($spec.name);
+            proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
+            proxy_wasm::set_root_context(|_| {
+                Box::new($crate::plugin::PluginRoot::new(&$spec))
+            });
+        }}
+    };
+}
