@@ -1,0 +1,67 @@
+//! Google Gemini `generateContent` / `streamGenerateContent`.
+//!
+//! Usage: `usageMetadata.promptTokenCount` (cached content included),
+//! `candidatesTokenCount` (**without** the thinking tokens),
+//! `thoughtsTokenCount`, `cachedContentTokenCount`, `totalTokenCount` (which
+//! also counts tool-use prompt tokens). Every streamed chunk may carry
+//! `usageMetadata`; the last one is final, so each replaces the previous.
+//! The stream is SSE with `alt=sse`, otherwise one JSON array sent in
+//! pieces (read element by element by the framing layer). Content:
+//! `candidates[].content.parts[]`: `text` (reasoning when `thought` is
+//! true) and `functionCall`.
+
+use serde_json::Value;
+
+use crate::accumulate::Accumulator;
+use crate::extract::Text;
+use crate::json::{count_at, get, items, str_at, text_of};
+use crate::report::Usage;
+
+/// Reads a Gemini `usageMetadata` object; `None` when it has no count.
+pub(crate) fn usage(m: &Value) -> Option<Usage> {
+    let usage = Usage {
+        input_tokens: count_at(m, "promptTokenCount"),
+        output_tokens: count_at(m, "candidatesTokenCount"),
+        total_tokens: count_at(m, "totalTokenCount"),
+        cached_input_tokens: count_at(m, "cachedContentTokenCount"),
+        cache_creation_input_tokens: None,
+        reasoning_tokens: count_at(m, "thoughtsTokenCount"),
+        input_includes_cache: true,
+        output_includes_reasoning: false,
+    };
+    usage.has_counts().then_some(usage)
+}
+
+pub(crate) fn apply(acc: &mut Accumulator, v: &Value) {
+    acc.set_response_id(str_at(v, "responseId"));
+    acc.set_model(str_at(v, "modelVersion"));
+    if let Some(usage) = get(v, "usageMetadata").and_then(usage) {
+        acc.replace_usage(usage);
+    }
+    for candidate in items(v, "candidates") {
+        for part in get(candidate, "content")
+            .into_iter()
+            .flat_map(|c| items(c, "parts"))
+        {
+            let thought = get(part, "thought").and_then(Value::as_bool) == Some(true);
+            let which = if thought {
+                Text::Reasoning
+            } else {
+                Text::Answer
+            };
+            acc.text(which, str_at(part, "text"));
+            if let Some(call) = get(part, "functionCall") {
+                let args = text_of(get(call, "args"));
+                acc.tool_call(
+                    None,
+                    str_at(call, "id"),
+                    str_at(call, "name"),
+                    args.as_deref(),
+                );
+            }
+        }
+        if get(candidate, "finishReason").is_some() {
+            acc.end();
+        }
+    }
+}
