@@ -37,12 +37,13 @@ $(ENVOY_BIN):
 build: wasm-target ## build both variants of every plugin into dist/envoy and dist/higress
 	cargo build --release --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) --target-dir target/envoy
 	cargo build --release --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) --features higress --target-dir target/higress
-	cargo build --release --target $(WASM_TARGET) -p test-filter --target-dir target/higress
+	cargo build --release --target $(WASM_TARGET) -p test-filter -p parser-filter --target-dir target/higress
 	@mkdir -p dist/envoy dist/higress
 	@for p in $(PLUGINS); do f=$$(echo $$p | tr - _).wasm; \
 	  cp target/envoy/$(WASM_TARGET)/release/$$f dist/envoy/$$p.wasm; \
 	  cp target/higress/$(WASM_TARGET)/release/$$f dist/higress/$$p.wasm; done
-	@cp target/higress/$(WASM_TARGET)/release/test_filter.wasm dist/test-filter.wasm
+	@mkdir -p dist/test
+	@cp target/higress/$(WASM_TARGET)/release/test_filter.wasm target/higress/$(WASM_TARGET)/release/parser_filter.wasm dist/test/
 	@ls -l dist/envoy dist/higress
 
 test: prereqs build ## run every test: native, wasm host with real Redis, real Envoy

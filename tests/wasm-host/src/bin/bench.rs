@@ -4,10 +4,13 @@
 //! it tracks the CPU a plugin costs in a real proxy (V8 compiles the same code) without the
 //! noise of a wall-clock benchmark. Envoy throughput figures live in the README.
 //!
+//! Also: the usage parser compiled to wasm (`tests/parser-filter`), fuel per KiB of an OpenAI SSE
+//! stream and its buffered bytes at the end, for 10 KiB to 10 MiB streams.
+//!
 //! Usage: `bench [DIST_DIR]` (default `dist/higress`).
 
 use std::path::PathBuf;
-use wasm_test_host::{workspace_root, HostEnv, Vm};
+use wasm_test_host::{wasm_artifact, workspace_root, HostEnv, Vm};
 
 const PLUGINS: [&str; 3] = ["ai-token-ratelimit", "ai-quota", "ai-statistics"];
 const REQUESTS: u64 = 200;
@@ -75,6 +78,69 @@ fn fuel_per_request(wasm: &[u8], config: &str, response: &[Vec<u8>], content_typ
     (vm.total_fuel() - before) / REQUESTS
 }
 
+/// An OpenAI chat SSE stream of about `size` bytes, ending with the usage chunk.
+fn openai_stream(size: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(size + 256);
+    let mut i = 0u64;
+    while body.len() < size {
+        i += 1;
+        body.extend_from_slice(format!("data: {{\"id\":\"chatcmpl-b\",\"object\":\"chat.completion.chunk\",\"created\":1733400000,\"model\":\"gpt-4o-mini\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\" word{i} é\"}},\"finish_reason\":null}}]}}\n\n").as_bytes());
+    }
+    body.extend_from_slice(b"data: {\"id\":\"chatcmpl-b\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":99,\"total_tokens\":111}}\n\ndata: [DONE]\n\n");
+    body
+}
+
+/// Feeds `body` in 4 KiB chunks through the parser filter: (fuel per KiB, buffered bytes at end).
+fn parser_cost(wasm: &[u8], body: &[u8]) -> (u64, String) {
+    let env = HostEnv::new();
+    let mut vm = Vm::load(&env, wasm, b"", b"").expect("load parser-filter");
+    let id = vm.new_stream().expect("stream");
+    vm.request_headers(id, &[(":method", "POST")], true)
+        .expect("headers");
+    vm.response_headers(
+        id,
+        &[(":status", "200"), ("content-type", "text/event-stream")],
+        false,
+    )
+    .expect("response headers");
+    let before = vm.total_fuel();
+    let pieces: Vec<&[u8]> = body.chunks(4096).collect();
+    let last = pieces.len().saturating_sub(1);
+    for (i, piece) in pieces.iter().enumerate() {
+        vm.response_body(id, piece, i == last).expect("body");
+    }
+    let fuel = vm.total_fuel() - before;
+    let buffered = vm
+        .logs()
+        .iter()
+        .find_map(|entry| {
+            entry
+                .message
+                .rsplit_once(" buffered=")
+                .map(|(_, n)| n.to_string())
+        })
+        .unwrap_or_else(|| "?".into());
+    (fuel * 1024 / body.len() as u64, buffered)
+}
+
+fn parser_table() {
+    let path = wasm_artifact("parser-filter").expect("parser-filter.wasm");
+    let wasm = std::fs::read(&path).expect("read parser-filter.wasm");
+    println!("\nusage parser in wasm: OpenAI SSE stream fed in 4 KiB chunks");
+    println!(
+        "{:<12} {:>14} {:>18}",
+        "stream", "fuel per KiB", "buffered at end"
+    );
+    for (label, size) in [
+        ("10 KiB", 10 << 10),
+        ("1 MiB", 1 << 20),
+        ("10 MiB", 10 << 20),
+    ] {
+        let (per_kib, buffered) = parser_cost(&wasm, &openai_stream(size));
+        println!("{label:<12} {per_kib:>14} {buffered:>18}");
+    }
+}
+
 fn main() {
     let dist: PathBuf = std::env::args()
         .nth(1)
@@ -109,4 +175,5 @@ fn main() {
             );
         }
     }
+    parser_table();
 }
