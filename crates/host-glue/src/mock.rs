@@ -9,6 +9,7 @@ use crate::reply::LocalReply;
 use proxy_wasm::types::{LogLevel, MetricType};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 
 /// A Redis command the logic sent through [`Host::redis_call`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +22,22 @@ pub struct SentRedisCall {
     pub query: Vec<u8>,
 }
 
+/// Shared data as Envoy keeps it: one map per process, seen by every worker's VM.
+#[derive(Debug)]
+struct SharedData {
+    map: RefCell<HashMap<String, (Vec<u8>, u32)>>,
+    next_cas: Cell<u32>,
+}
+
+impl Default for SharedData {
+    fn default() -> Self {
+        Self {
+            map: RefCell::default(),
+            next_cas: Cell::new(1),
+        }
+    }
+}
+
 /// Test double for the proxy. Single-threaded like a Proxy-Wasm VM.
 #[derive(Debug)]
 pub struct MockHost {
@@ -28,8 +45,7 @@ pub struct MockHost {
     log_level: Cell<LogLevel>,
     logs: RefCell<Vec<(LogLevel, String)>>,
     properties: RefCell<HashMap<Vec<String>, Vec<u8>>>,
-    shared: RefCell<HashMap<String, (Vec<u8>, u32)>>,
-    next_cas: Cell<u32>,
+    shared: Rc<SharedData>,
     conflicts: RefCell<HashMap<String, (u32, Vec<u8>)>>,
     metric_names: RefCell<HashMap<String, u32>>,
     metric_values: RefCell<HashMap<u32, i64>>,
@@ -58,8 +74,7 @@ impl MockHost {
             log_level: Cell::new(LogLevel::Trace),
             logs: RefCell::default(),
             properties: RefCell::default(),
-            shared: RefCell::default(),
-            next_cas: Cell::new(1),
+            shared: Rc::new(SharedData::default()),
             conflicts: RefCell::default(),
             metric_names: RefCell::default(),
             metric_values: RefCell::default(),
@@ -72,6 +87,17 @@ impl MockHost {
             redis_calls: RefCell::default(),
             next_token: Cell::new(1),
             redis_reply: RefCell::default(),
+        }
+    }
+
+    /// Another worker of the same proxy: its own VM state (logs, metrics, Redis callouts,
+    /// contexts) but the same shared data, and the same clock value at creation.
+    pub fn new_worker(&self) -> Self {
+        let worker = Self::new();
+        worker.now_ms.set(self.now_ms.get());
+        Self {
+            shared: self.shared.clone(),
+            ..worker
         }
     }
 
@@ -203,7 +229,7 @@ impl Host for MockHost {
     }
 
     fn get_shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
-        match self.shared.borrow().get(key) {
+        match self.shared.map.borrow().get(key) {
             Some((value, cas)) => (Some(value.clone()), Some(*cas)),
             None => (None, None),
         }
@@ -215,20 +241,21 @@ impl Host for MockHost {
         value: &[u8],
         cas: Option<u32>,
     ) -> Result<CasOutcome, HostError> {
-        let cas_value = self.next_cas.get();
-        self.next_cas.set(cas_value + 1);
+        let cas_value = self.shared.next_cas.get();
+        self.shared.next_cas.set(cas_value + 1);
         let mut conflicts = self.conflicts.borrow_mut();
         if let Some((times, other)) = conflicts.get_mut(key) {
             if *times > 0 {
                 *times -= 1;
                 let other = other.clone();
                 self.shared
+                    .map
                     .borrow_mut()
                     .insert(key.to_string(), (other, cas_value));
                 return Ok(CasOutcome::Conflict);
             }
         }
-        let mut shared = self.shared.borrow_mut();
+        let mut shared = self.shared.map.borrow_mut();
         if let (Some(expected), Some((_, current))) = (cas, shared.get(key)) {
             if expected != *current {
                 return Ok(CasOutcome::Conflict);

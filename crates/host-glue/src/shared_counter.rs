@@ -124,6 +124,26 @@ mod tests {
     }
 
     #[test]
+    fn two_workers_interleaving_lose_no_update() {
+        let worker_a = MockHost::new();
+        let worker_b = worker_a.new_worker();
+        add(&worker_a, "k", 1).unwrap();
+        // B reads, then A writes, then B's CAS write must fail and retry.
+        let mut b_attempts = 0;
+        update(&worker_b, "k", |current| {
+            b_attempts += 1;
+            if b_attempts == 1 {
+                add(&worker_a, "k", 10).unwrap();
+            }
+            let next = decode_counter(current) + 100;
+            (next.to_le_bytes().to_vec(), ())
+        })
+        .unwrap();
+        assert_eq!(b_attempts, 2);
+        assert_eq!(get(&worker_a, "k"), 111);
+    }
+
+    #[test]
     fn corrupted_value_counts_as_zero() {
         let host = MockHost::new();
         host.set_shared_data("k", b"garbage", None).unwrap();
