@@ -15,8 +15,11 @@ static SPEC: host_glue::plugin::PluginSpec<Config> = host_glue::plugin::PluginSp
     name: PLUGIN,
     version: env!("CARGO_PKG_VERSION"),
     parse_config: Config::parse,
-    new_http_context: |_, envelope| Box::new(host_glue::plugin::ConfigProbe::new(PLUGIN, envelope)),
+    new_http_context: |_, _, envelope| {
+        Box::new(host_glue::plugin::ConfigProbe::new(PLUGIN, envelope))
+    },
     redis_client: |config| config.redis.as_ref(),
+    warnings: |_| &[],
 };
 
 #[cfg(target_arch = "wasm32")]

@@ -15,9 +15,12 @@ static SPEC: host_glue::plugin::PluginSpec<Config> = host_glue::plugin::PluginSp
     name: PLUGIN,
     version: env!("CARGO_PKG_VERSION"),
     parse_config: Config::parse,
-    new_http_context: |_, envelope| Box::new(host_glue::plugin::ConfigProbe::new(PLUGIN, envelope)),
+    new_http_context: |_, _, envelope| {
+        Box::new(host_glue::plugin::ConfigProbe::new(PLUGIN, envelope))
+    },
     // ai-statistics keeps no counters.
     redis_client: |_| None,
+    warnings: |_| &[],
 };
 
 #[cfg(target_arch = "wasm32")]

@@ -39,8 +39,8 @@ macro_rules! plugin_entry {
         proxy_wasm::main! {{
             $crate::plugin::install_panic_hook($spec.name);
             proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Trace);
-            proxy_wasm::set_root_context(|_| {
-                Box::new($crate::plugin::PluginRoot::new(&$spec))
+            proxy_wasm::set_root_context(|context_id| {
+                Box::new($crate::plugin::PluginRoot::new(&$spec, context_id))
             });
         }}
     };

@@ -45,6 +45,9 @@ pub fn log_vm_start<H: Host + ?Sized>(host: &H, plugin: &'static str, version: &
     );
 }
 
+/// Creates the filter for one HTTP stream: its context id, the root context's id, the config.
+pub type NewHttpContext<C> = fn(u32, u32, Rc<Envelope<C>>) -> Box<dyn HttpContext>;
+
 /// What a plugin crate tells [`PluginRoot`] about itself.
 pub struct PluginSpec<C: 'static> {
     /// Plugin name as logged, e.g. `ai-quota`.
@@ -53,10 +56,12 @@ pub struct PluginSpec<C: 'static> {
     pub version: &'static str,
     /// Compiles one config (global or one rule's) at configure time.
     pub parse_config: fn(&serde_json::Value, &FieldPath) -> Result<C, ConfigError>,
-    /// Creates the filter for one HTTP stream.
-    pub new_http_context: fn(context_id: u32, config: Rc<Envelope<C>>) -> Box<dyn HttpContext>,
+    /// Creates the filter for one HTTP stream (its context id, the root context's id).
+    pub new_http_context: NewHttpContext<C>,
     /// The Redis client a config uses, if any: initialised at configure time.
     pub redis_client: fn(&C) -> Option<&RedisClient>,
+    /// Warnings the config parser collected (accepted but suspicious input): logged once.
+    pub warnings: fn(&C) -> &[String],
 }
 
 /// The root context every plugin uses: logs the build at VM start, parses the configuration
@@ -64,14 +69,16 @@ pub struct PluginSpec<C: 'static> {
 /// the compiled config to each new HTTP stream.
 pub struct PluginRoot<C: 'static> {
     spec: &'static PluginSpec<C>,
+    context_id: u32,
     envelope: Option<Rc<Envelope<C>>>,
 }
 
 impl<C: 'static> PluginRoot<C> {
-    /// A root that has not been configured yet.
-    pub fn new(spec: &'static PluginSpec<C>) -> Self {
+    /// A root (context `context_id`) that has not been configured yet.
+    pub fn new(spec: &'static PluginSpec<C>, context_id: u32) -> Self {
         Self {
             spec,
+            context_id,
             envelope: None,
         }
     }
@@ -103,6 +110,9 @@ impl<C: 'static> PluginRoot<C> {
                         }
                     ),
                 );
+                for (source, warning) in warnings(&envelope, self.spec.warnings) {
+                    log.warn(host, format_args!("config warning in {source}: {warning}"));
+                }
                 init_redis(host, &log, &envelope, self.spec.redis_client);
                 self.envelope = Some(Rc::new(envelope));
                 Ok(())
@@ -118,6 +128,28 @@ impl<C: 'static> PluginRoot<C> {
     pub fn envelope(&self) -> Option<&Rc<Envelope<C>>> {
         self.envelope.as_ref()
     }
+}
+
+/// Every config warning, with where it came from (`global` or `_rules_[i]`).
+fn warnings<C>(
+    envelope: &Envelope<C>,
+    of: fn(&C) -> &[String],
+) -> Vec<(config_envelope::Source, &String)> {
+    let global = envelope.global().into_iter().flat_map(move |config| {
+        of(config)
+            .iter()
+            .map(|w| (config_envelope::Source::Global, w))
+    });
+    let rules = envelope
+        .rules()
+        .iter()
+        .enumerate()
+        .flat_map(move |(i, rule)| {
+            of(&rule.config)
+                .iter()
+                .map(move |w| (config_envelope::Source::Rule(i), w))
+        });
+    global.chain(rules).collect()
 }
 
 /// Starts the proxy's Redis connection pool for every config that names one. A cluster that is not
@@ -164,7 +196,9 @@ impl<C: 'static> RootContext for PluginRoot<C> {
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(match &self.envelope {
-            Some(envelope) => (self.spec.new_http_context)(context_id, envelope.clone()),
+            Some(envelope) => {
+                (self.spec.new_http_context)(context_id, self.context_id, envelope.clone())
+            }
             None => Box::new(PassThrough),
         })
     }
@@ -265,7 +299,7 @@ mod tests {
     }
 
     // Never called: building a real HttpContext natively would link the proxy's imports.
-    fn new_http(_: u32, _: Rc<Envelope<u32>>) -> Box<dyn HttpContext> {
+    fn new_http(_: u32, _: u32, _: Rc<Envelope<u32>>) -> Box<dyn HttpContext> {
         unimplemented!()
     }
 
@@ -275,12 +309,13 @@ mod tests {
         parse_config: parse_limit,
         new_http_context: new_http,
         redis_client: |_| None,
+        warnings: |_| &[],
     };
 
     #[test]
     fn empty_configuration_means_global_defaults() {
         let host = MockHost::new();
-        let mut root = PluginRoot::new(&SPEC);
+        let mut root = PluginRoot::new(&SPEC, 1);
         root.configure(&host, b"").unwrap();
         assert_eq!(root.envelope().unwrap().global(), Some(&1));
         assert_eq!(
@@ -292,7 +327,7 @@ mod tests {
     #[test]
     fn bad_configuration_is_rejected_with_the_field_path_and_old_config_kept() {
         let host = MockHost::new();
-        let mut root = PluginRoot::new(&SPEC);
+        let mut root = PluginRoot::new(&SPEC, 1);
         root.configure(&host, br#"{"limit": 5}"#).unwrap();
         let error = root
             .configure(
@@ -313,7 +348,7 @@ mod tests {
     #[test]
     fn rules_are_selected_from_route_and_cluster_properties() {
         let host = MockHost::new();
-        let mut root = PluginRoot::new(&SPEC);
+        let mut root = PluginRoot::new(&SPEC, 1);
         root.configure(
             &host,
             br#"{"_rules_":[{"_match_route_":["r1"],"limit":10},{"_match_service_":["llm.dns"],"limit":20}]}"#,
@@ -347,7 +382,11 @@ mod tests {
             .transpose()
     }
 
-    fn new_http_redis(_: u32, _: Rc<Envelope<Option<RedisClient>>>) -> Box<dyn HttpContext> {
+    fn new_http_redis(
+        _: u32,
+        _: u32,
+        _: Rc<Envelope<Option<RedisClient>>>,
+    ) -> Box<dyn HttpContext> {
         unimplemented!()
     }
 
@@ -357,13 +396,14 @@ mod tests {
         parse_config: parse_redis,
         new_http_context: new_http_redis,
         redis_client: |config| config.as_ref(),
+        warnings: |_| &[],
     };
 
     #[test]
     fn redis_of_every_config_is_initialised_at_configure_time() {
         let host = MockHost::new();
         host.add_redis_cluster("outbound|80||redis.static");
-        let mut root = PluginRoot::new(&REDIS_SPEC);
+        let mut root = PluginRoot::new(&REDIS_SPEC, 1);
         root.configure(
             &host,
             br#"{"redis":{"service_name":"redis.static","timeout":50},

@@ -77,7 +77,7 @@ fn bad_config_is_rejected_at_configure_time_naming_the_field() {
 #[test]
 fn envoy_build_refuses_a_redis_block_and_says_which_file_to_load() {
     let env = HostEnv::new();
-    let config = r#"{"rule_name":"x","redis":{"service_name":"redis.static"}}"#;
+    let config = r#"{"rule_name":"x","global_threshold":{"token_per_minute":100},"redis":{"service_name":"redis.static"}}"#;
     let vm = load(&env, "envoy", "ai-token-ratelimit", config);
     assert!(!vm.configured());
     assert!(vm.has_log("redis: this is the envoy build of ai-token-ratelimit"));
@@ -111,7 +111,7 @@ fn each_request_gets_the_first_matching_rule_or_the_global_config() {
     let mut vm = load(
         &env,
         "higress",
-        "ai-token-ratelimit",
+        "ai-quota",
         r#"{"rule_name":"global",
             "_rules_":[{"_match_route_":["premium"],"rule_name":"a"},
                        {"_match_domain_":["*.example.com"],"rule_name":"b"},
@@ -160,7 +160,7 @@ fn each_request_gets_the_first_matching_rule_or_the_global_config() {
             )
             .unwrap();
         assert_eq!(action, Action::Continue);
-        let line = format!("[ai-token-ratelimit] [{request_id}] config {expected} applies");
+        let line = format!("[ai-quota] [{request_id}] config {expected} applies");
         assert!(vm.has_log(&line), "missing {line:?} in {:?}", messages(&vm));
         vm.complete(id).unwrap();
     }
