@@ -26,7 +26,8 @@ fn main() -> ExitCode {
             "_match_route_": ["route-limited"],
             "rule_name": "per-key",
             "rule_items": [{"limit_by_per_header": "x-api-key",
-                            "limit_keys": [{"key": "*", "token_per_minute": 100}]}]
+                            "limit_keys": [{"key": "*", "token_per_minute": 100}]}],
+            "ietf_ratelimit_headers": true
         }]
     });
     let envoy = EnvoyBuilder::basic()
@@ -67,6 +68,46 @@ fn main() -> ExitCode {
         reply.status,
         reply.json()["usage"]
     );
+    for name in [
+        "x-ai-ratelimit-limit",
+        "x-ai-ratelimit-remaining",
+        "x-ai-ratelimit-reset",
+        "ratelimit",
+    ] {
+        println!("  {name}: {}", reply.header(name).unwrap_or("-"));
+    }
+
+    section("ai-token-ratelimit: 100 tokens per minute per x-api-key on `route-limited`");
+    let body = json!({"model": "qwen-max", "max_tokens": 20,
+                      "messages": [{"role": "user", "content": "Who are you?"}]});
+    for i in 2..=4 {
+        let request_id = format!("demo-limit-{i}");
+        let reply = envoy.post_json(
+            "/limited/v1/chat/completions",
+            &[("x-api-key", "user1"), ("x-request-id", &request_id)],
+            &body,
+        );
+        let extra = if reply.status == 429 {
+            format!(
+                "  retry-after {} s, body {:?}",
+                reply.header("retry-after").unwrap_or("-"),
+                reply.text()
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "request {i} as user1: HTTP {}  remaining {}{extra}",
+            reply.status,
+            reply.header("x-ai-ratelimit-remaining").unwrap_or("-"),
+        );
+    }
+    let other = envoy.post_json(
+        "/limited/v1/chat/completions",
+        &[("x-api-key", "user2")],
+        &body,
+    );
+    println!("user2 has its own budget: HTTP {}", other.status);
 
     section("a streamed completion with usage (route `route-open`)");
     let stream_body = json!({"model": "qwen-max", "stream": true,
@@ -84,10 +125,14 @@ fn main() -> ExitCode {
         events.last().map(|e| e.data.as_str())
     );
 
-    section("which config each plugin applied (the _rules_ envelope, per route)");
+    section("which config ai-quota and ai-statistics applied (the _rules_ envelope, per route)");
     let _ = envoy.wait_for_log("[demo-2]", Duration::from_secs(5));
-    for line in envoy.log_lines("[demo-") {
-        println!("  {}", after_wasm_log(&line));
+    for line in envoy
+        .log_lines("[demo-")
+        .iter()
+        .filter(|l| l.contains(" applies") && (l.contains("[demo-1]") || l.contains("[demo-2]")))
+    {
+        println!("  {}", after_wasm_log(line));
     }
 
     section("metrics (Envoy /stats/prometheus, wasm and upstream lines)");
@@ -96,12 +141,14 @@ fn main() -> ExitCode {
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter(|l| l.contains("wasmcustom") || l.starts_with("envoy_cluster_upstream_rq_total"))
-        .take(10)
+        .take(12)
     {
         println!("  {line}");
     }
 
-    section("not yet: token limits, quota and token metrics arrive with the next issues");
+    section(
+        "not yet: quota (ai-quota) and token metrics (ai-statistics) arrive with the next issues",
+    );
     println!(
         "stopping Envoy (pid {}) and the mock LLM",
         envoy.pid().unwrap_or(0)
