@@ -77,6 +77,18 @@ impl RateLimitFilter {
         policy_of(&self.envelope, self.stream.borrow().source?)
     }
 
+    /// Whether some limit may apply: false when no item matches even before the model is known.
+    fn may_be_limited(&self) -> bool {
+        let Some(policy) = self.policy() else {
+            return false;
+        };
+        let stream = self.stream.borrow();
+        match keys::resolve(&policy.config, &stream.request, Model::Unread) {
+            Resolution::Hits(hits) => !hits.is_empty(),
+            Resolution::NeedsBody => true,
+        }
+    }
+
     fn log(&self) -> PluginLog<'static> {
         PluginLog::plugin(PLUGIN)
     }
@@ -108,6 +120,10 @@ impl HttpContext for RateLimitFilter {
                 source_address: ProxyWasmHost.get_property(&["source", "address"]),
             };
         }
+        if !self.may_be_limited() {
+            self.stream.borrow_mut().done = true;
+            return Action::Continue; // no limit applies whatever the body says
+        }
         // The usage parser reads plain text only: ask the provider not to compress.
         self.set_http_request_header("accept-encoding", None);
         if end_of_stream {
@@ -138,6 +154,9 @@ impl HttpContext for RateLimitFilter {
         let Some(policy) = self.policy() else {
             return Action::Continue;
         };
+        if self.stream.borrow().reservation.is_none() {
+            return Action::Continue; // nothing to settle: no need to read the response
+        }
         let headers = {
             let stream = self.stream.borrow();
             match &stream.decision {

@@ -12,7 +12,6 @@
 use std::path::PathBuf;
 use wasm_test_host::{wasm_artifact, workspace_root, HostEnv, Vm};
 
-const PLUGINS: [&str; 3] = ["ai-token-ratelimit", "ai-quota", "ai-statistics"];
 const REQUESTS: u64 = 200;
 
 /// The request of the performance anchors: a small chat completion, answered with 20 SSE chunks
@@ -74,6 +73,11 @@ fn fuel_per_request(wasm: &[u8], config: &str, response: &[Vec<u8>], content_typ
     let before = vm.total_fuel();
     for _ in 0..REQUESTS {
         one_request(&mut vm, response, content_type);
+    }
+    if std::env::var_os("BENCH_BREAKDOWN").is_some() {
+        for (kind, stats) in vm.fuel() {
+            eprintln!("  {kind:?}: {} calls, {} total", stats.calls, stats.total);
+        }
     }
     (vm.total_fuel() - before) / REQUESTS
 }
@@ -146,12 +150,13 @@ fn main() {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("dist/higress"));
-    let configs = [
-        ("{} (global)", "{}"),
-        (
-            "_rules_ match",
-            r#"{"_rules_":[{"_match_route_":["llm-route"]},{"_match_domain_":["*.example.com"]}]}"#,
-        ),
+    let limiting = r#"{"rule_name":"bench","rule_items":[{"limit_by_per_header":"x-api-key",
+        "limit_keys":[{"key":"*","token_per_minute":1000000000}]}]}"#;
+    let configs: [(&str, &str, &str); 4] = [
+        ("ai-token-ratelimit", "per-key limit", limiting),
+        ("ai-token-ratelimit", "{} (no limit)", "{}"),
+        ("ai-quota", "{} (global)", "{}"),
+        ("ai-statistics", "{} (global)", "{}"),
     ];
     let sse = sse_chunks();
     let json = vec![JSON_BODY.to_vec()];
@@ -163,17 +168,15 @@ fn main() {
         "{:<20} {:<16} {:>12} {:>12} {:>10}",
         "plugin", "config", "json", "sse-20", "size"
     );
-    for plugin in PLUGINS {
+    for (plugin, label, config) in configs {
         let path = dist.join(format!("{plugin}.wasm"));
         let wasm = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for (label, config) in configs {
-            let json_fuel = fuel_per_request(&wasm, config, &json, "application/json");
-            let sse_fuel = fuel_per_request(&wasm, config, &sse, "text/event-stream");
-            println!(
-                "{plugin:<20} {label:<16} {json_fuel:>12} {sse_fuel:>12} {:>10}",
-                wasm.len()
-            );
-        }
+        let json_fuel = fuel_per_request(&wasm, config, &json, "application/json");
+        let sse_fuel = fuel_per_request(&wasm, config, &sse, "text/event-stream");
+        println!(
+            "{plugin:<20} {label:<16} {json_fuel:>12} {sse_fuel:>12} {:>10}",
+            wasm.len()
+        );
     }
     parser_table();
 }
