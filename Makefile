@@ -61,6 +61,7 @@ bench: build ## .wasm sizes and wasm fuel per request
 	@ls -l dist/envoy/*.wasm dist/higress/*.wasm | awk '{printf "%-36s %8d bytes\n", $$9, $$5}'
 	cargo run --release -q -p wasm-test-host --bin bench
 	cargo run --release -q -p usage --example parser_bench
+	cargo run --release -q -p ai-token-ratelimit --example request_path
 
 clean: ## remove build outputs
 	rm -rf target dist
