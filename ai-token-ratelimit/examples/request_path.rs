@@ -2,6 +2,7 @@
 //! estimate, key resolution, admission plan, local-store admission and settlement on the mock
 //! host. `cargo run --release -p ai-token-ratelimit --example request_path [N]`; run it under
 //! `valgrind --tool=callgrind` to see where instructions go.
+#![allow(clippy::expect_used, clippy::panic)]
 
 use ai_token_ratelimit::keys::{self, Model, OwnedRequest, Resolution};
 use ai_token_ratelimit::{plan::plan, Policy};
