@@ -49,6 +49,7 @@ struct Stream {
     decision: Option<Decision>,
     reservation: Option<Reservation>,
     parser: Option<UsageParser>,
+    response_status: u16,
     response_bytes: u64,
     ai_log: AiLog,
     done: bool,
@@ -150,6 +151,23 @@ impl HttpContext for RateLimitFilter {
         self.admit(Some((body, body_size)))
     }
 
+    fn on_http_request_trailers(&mut self, _: usize) -> Action {
+        // A body followed by trailers never has an end-of-stream chunk: decide here, or the
+        // buffered body would go upstream unadmitted.
+        let pending = {
+            let stream = self.stream.borrow();
+            stream.source.is_some() && !stream.done && stream.labels.is_empty()
+        };
+        if !pending {
+            return Action::Continue;
+        }
+        let body = self.get_http_request_body(0, usize::MAX).map(|bytes| {
+            let size = bytes.len();
+            (bytes, size)
+        });
+        self.admit(body)
+    }
+
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
         let Some(policy) = self.policy() else {
             return Action::Continue;
@@ -169,6 +187,11 @@ impl HttpContext for RateLimitFilter {
         for (name, value) in headers {
             self.set_http_response_header(&name, Some(&value));
         }
+        let status = self
+            .get_http_response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        self.stream.borrow_mut().response_status = status;
         let content_type = self.get_http_response_header("content-type");
         let encoding = self.get_http_response_header("content-encoding");
         self.stream.borrow_mut().parser = Some(UsageParser::new(
@@ -262,8 +285,11 @@ impl RateLimitFilter {
             stream.reserved = if mode == Mode::Reserve { cost } else { 0 };
             stream.labels = plan.labels;
         }
+        self.stream.borrow_mut().done = true; // admission runs once
         let weak = Rc::downgrade(&self.stream);
         let envelope = self.envelope.clone();
+        // Known gap: if the client leaves while Redis decides, host-glue drops the reply with
+        // its stream, so a reservation made by the script stays counted until its window ends.
         let callback = Box::new(move |result: Result<Decision, StoreError>| {
             if decide(&envelope, &weak, result) {
                 let _ = ProxyWasmHost.resume_request();
@@ -348,6 +374,8 @@ fn actual_cost(policy: &Policy, stream: &mut Stream) -> u64 {
                 .cost(&numbers, model.as_deref())
                 .unwrap_or(fallback)
         }
+        // An error answer without usage (4xx/5xx from the provider) did no generation.
+        None if stream.response_status >= 400 => 0,
         None => {
             let output = stream.response_bytes.div_ceil(RESPONSE_BYTES_PER_TOKEN);
             stream.ai_log.set("token_ratelimit_usage", "estimated");

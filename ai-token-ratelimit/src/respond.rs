@@ -28,7 +28,20 @@ pub fn quota_headers(
 ) -> Vec<(String, String)> {
     let mut headers = Vec::new();
     if responses.quota_headers() {
+        // Several limits can share a header name (e.g. two items with plain labels under
+        // `match: all`): report the tightest one, the one that will block first.
+        let mut tightest: Vec<(String, &limiter::WindowUsage, &Label)> = Vec::new();
         for (usage, label) in decision.windows.iter().zip(labels) {
+            let name = header_name(label, "Remaining");
+            match tightest.iter_mut().find(|(n, _, _)| *n == name) {
+                Some(entry) if usage.remaining < entry.1.remaining => {
+                    *entry = (name, usage, label);
+                }
+                Some(_) => {}
+                None => tightest.push((name, usage, label)),
+            }
+        }
+        for (_, usage, label) in tightest {
             headers.push((header_name(label, "Limit"), usage.limit.to_string()));
             headers.push((header_name(label, "Remaining"), usage.remaining.to_string()));
             headers.push((header_name(label, "Reset"), usage.reset_secs.to_string()));
