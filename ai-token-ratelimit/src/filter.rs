@@ -288,10 +288,14 @@ impl RateLimitFilter {
         self.stream.borrow_mut().done = true; // admission runs once
         let weak = Rc::downgrade(&self.stream);
         let envelope = self.envelope.clone();
-        // Known gap: if the client leaves while Redis decides, host-glue drops the reply with
-        // its stream, so a reservation made by the script stays counted until its window ends.
+        let source = self.stream.borrow().source;
+        let root_context_id = self.root_context_id;
         let callback = Box::new(move |result: Result<Decision, StoreError>| {
-            if decide(&envelope, &weak, result) {
+            if weak.strong_count() == 0 {
+                // The client left while the store decided (the reply runs on the root context):
+                // give back what the admission reserved.
+                release(&envelope, source, root_context_id, result);
+            } else if decide(&envelope, &weak, result) {
                 let _ = ProxyWasmHost.resume_request();
             }
         });
@@ -386,6 +390,30 @@ fn actual_cost(policy: &Policy, stream: &mut Stream) -> u64 {
                 .unwrap_or(stream.prompt_estimate.saturating_add(output))
         }
     }
+}
+
+/// Settles to zero the reservation of a request that left before its admission came back.
+fn release(
+    envelope: &Envelope<Policy>,
+    source: Option<Source>,
+    root_context_id: u32,
+    result: Result<Decision, StoreError>,
+) {
+    let (Some(policy), Ok(decision)) = (source.and_then(|s| policy_of(envelope, s)), result) else {
+        return;
+    };
+    if !decision.allowed || decision.reservation.is_empty() {
+        return;
+    }
+    let host = ProxyWasmHost;
+    let _ = policy.store.settle(
+        &host,
+        root_context_id,
+        &decision.reservation,
+        0,
+        host.now_ms(),
+        Box::new(|_| {}),
+    );
 }
 
 /// Applies the store's answer; returns true when the request may go on.

@@ -76,6 +76,7 @@ pub struct PluginRoot<C: 'static> {
 impl<C: 'static> PluginRoot<C> {
     /// A root (context `context_id`) that has not been configured yet.
     pub fn new(spec: &'static PluginSpec<C>, context_id: u32) -> Self {
+        crate::redis::set_root_context_id(context_id);
         Self {
             spec,
             context_id,

@@ -1301,7 +1301,6 @@ fn a_request_with_trailers_is_still_limited() {
 /// estimate, but the answer finds the stream gone and drops it, so the reservation of a request
 /// that never reached the provider stays counted until the window ends.
 #[test]
-#[ignore = "known gap: host-glue drops a Redis reply whose stream has ended, so the reservation the script made is never settled (stays counted until its window ends)"]
 fn a_request_aborted_while_waiting_for_redis_gives_its_reservation_back() {
     let lab = Lab::new();
     let mut gw = lab.gateway(

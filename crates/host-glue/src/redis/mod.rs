@@ -46,6 +46,9 @@ pub type OnReply = Box<dyn FnOnce(Result<Value, RedisError>)>;
 
 struct Pending {
     context_id: u32,
+    /// Run the continuation on the root context when the stream has ended (instead of dropping
+    /// the reply): for replies that carry state someone must undo, like a reservation.
+    run_if_orphaned: bool,
     on_reply: OnReply,
 }
 
@@ -53,6 +56,13 @@ thread_local! {
     // One VM runs on one thread; replies come back on the same thread. A BTreeMap needs no
     // random hash seed (a HashMap would import WASI randomness for nothing).
     static PENDING: RefCell<BTreeMap<u32, Pending>> = const { RefCell::new(BTreeMap::new()) };
+    static ROOT_CONTEXT: Cell<Option<u32>> = const { Cell::new(None) };
+}
+
+/// Records the root context's id: replies of [`RedisClient::call_even_if_orphaned`] whose stream
+/// has ended run there. The shared root context calls this when it is created.
+pub fn set_root_context_id(context_id: u32) {
+    ROOT_CONTEXT.with(|root| root.set(Some(context_id)));
 }
 
 /// How many callouts wait for a reply (for tests and leak checks).
@@ -122,6 +132,34 @@ impl RedisClient {
         H: Host + ?Sized,
         F: FnOnce(Result<Value, RedisError>) + 'static,
     {
+        self.send(host, context_id, command, false, Box::new(on_reply))
+    }
+
+    /// As [`RedisClient::call`], but when the stream has ended before the reply, `on_reply` still
+    /// runs, on the root context (it must not touch the stream): for commands whose effect must be
+    /// undone when nobody is left to use it, like a reservation.
+    pub fn call_even_if_orphaned<H, F>(
+        &self,
+        host: &H,
+        context_id: u32,
+        command: &[u8],
+        on_reply: F,
+    ) -> Result<u32, RedisError>
+    where
+        H: Host + ?Sized,
+        F: FnOnce(Result<Value, RedisError>) + 'static,
+    {
+        self.send(host, context_id, command, true, Box::new(on_reply))
+    }
+
+    fn send<H: Host + ?Sized>(
+        &self,
+        host: &H,
+        context_id: u32,
+        command: &[u8],
+        run_if_orphaned: bool,
+        on_reply: OnReply,
+    ) -> Result<u32, RedisError> {
         if !self.ready.get() {
             self.init(host)?;
         }
@@ -133,7 +171,8 @@ impl RedisClient {
                 token,
                 Pending {
                     context_id,
-                    on_reply: Box::new(on_reply),
+                    run_if_orphaned,
+                    on_reply,
                 },
             )
         });
@@ -147,7 +186,12 @@ pub fn dispatch_reply<H: Host + ?Sized>(host: &H, token: u32, status: u32, size:
     let Some(pending) = PENDING.with(|pending| pending.borrow_mut().remove(&token)) else {
         return;
     };
-    if host.set_effective_context(pending.context_id).is_err() {
+    let root = ROOT_CONTEXT
+        .with(Cell::get)
+        .filter(|_| pending.run_if_orphaned);
+    let effective = host.set_effective_context(pending.context_id).is_ok()
+        || root.is_some_and(|root| host.set_effective_context(root).is_ok());
+    if !effective {
         // The stream ended before the reply came: nothing left to resume.
         crate::log::PluginLog::plugin(crate::plugin::plugin_name()).debug(
             host,

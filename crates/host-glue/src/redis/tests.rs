@@ -104,3 +104,23 @@ fn unknown_token_is_ignored() {
     host.answer_redis(999, b":1\r\n");
     assert_eq!(pending_count(), 0);
 }
+
+#[test]
+fn orphaned_reply_runs_on_the_root_context_when_asked() {
+    let host = MockHost::new();
+    host.add_redis_cluster(CLUSTER);
+    host.open_context(1); // the root
+    host.open_context(9);
+    set_root_context_id(1);
+    let (replies, on_reply) = collect();
+    let client = client();
+    let kept = client
+        .call_even_if_orphaned(&host, 9, b"x", on_reply())
+        .unwrap();
+    let dropped = client.call(&host, 9, b"x", on_reply()).unwrap();
+    host.close_context(9);
+    host.answer_redis(kept, b":1\r\n");
+    assert_eq!(host.effective_context(), 1);
+    host.answer_redis(dropped, b":2\r\n");
+    assert_eq!(*replies.borrow(), vec![Ok(Value::Integer(1))]);
+}

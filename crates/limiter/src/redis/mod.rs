@@ -159,7 +159,7 @@ fn run_script<H: Host + Clone + 'static>(
             // runs takes it, so the caller hears exactly once.
             let slot = Rc::new(Cell::new(Some(on_reply)));
             let later = Rc::clone(&slot);
-            let sent = retry_client.call(
+            let sent = retry_client.call_even_if_orphaned(
                 &retry_host,
                 context_id,
                 &call.command(false),
@@ -177,8 +177,10 @@ fn run_script<H: Host + Clone + 'static>(
         }
         other => on_reply(other.map_err(StoreError::from)),
     };
+    // Even if the stream has gone: an admission may have reserved, and the caller must be able
+    // to give that back.
     client
-        .call(host, context_id, &command, continuation)
+        .call_even_if_orphaned(host, context_id, &command, continuation)
         .map(|_token| ())
         .map_err(StoreError::from)
 }
