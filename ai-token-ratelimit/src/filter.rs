@@ -10,7 +10,7 @@
 //!    provider reported no usage (client abort, usage omitted): never zero.
 
 use crate::keys::{self, Model, RequestView, Resolution};
-use crate::plan::{plan, Label};
+use crate::plan::{self, plan, Label};
 use crate::policy::Policy;
 use crate::respond;
 use crate::telemetry::{self, Outcome};
@@ -21,7 +21,7 @@ use host_glue::plugin::select_config;
 use host_glue::properties::AiLog;
 use host_glue::{Host, ProxyWasmHost};
 use limiter::{Completion, Decision, Mode, Reservation, StoreError};
-use llm_request::{inject_include_usage, RequestSummary};
+use llm_request::{inject_include_usage, RequestSummary, UsageChunkStripper};
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use std::cell::RefCell;
@@ -42,8 +42,14 @@ struct Stream {
     /// The request headers and peer address, copied at headers time: Envoy does not let a filter
     /// read the request headers once they have gone on.
     request: keys::OwnedRequest,
+    /// The request body as forwarded (after any injection), kept until the decision: a fallback
+    /// rewrites its model.
+    body: Option<Vec<u8>>,
+    estimate: Estimate,
+    fallback_model: Option<String>,
+    /// Removes the usage chunk our injection caused from what the client receives.
+    stripper: Option<UsageChunkStripper>,
     model: Option<String>,
-    prompt_estimate: u64,
     reserved: u64,
     labels: Vec<Label>,
     decision: Option<Decision>,
@@ -53,6 +59,13 @@ struct Stream {
     response_bytes: u64,
     ai_log: AiLog,
     done: bool,
+}
+
+/// What admission reserves for a request, before the model is settled.
+#[derive(Default, Clone, Copy)]
+struct Estimate {
+    prompt: u64,
+    output: u64,
 }
 
 /// One HTTP stream through the plugin.
@@ -187,6 +200,11 @@ impl HttpContext for RateLimitFilter {
         for (name, value) in headers {
             self.set_http_response_header(&name, Some(&value));
         }
+        let fallback = self.stream.borrow().fallback_model.clone();
+        if let Some(model) = fallback {
+            // Tell the client which model answered instead of the one it asked for.
+            self.set_http_response_header("x-ai-fallback-model", Some(&model));
+        }
         let status = self
             .get_http_response_header(":status")
             .and_then(|s| s.parse().ok())
@@ -212,7 +230,21 @@ impl HttpContext for RateLimitFilter {
             .get_http_response_body(0, body_size)
             .unwrap_or_default();
         if let Some(parser) = stream.parser.as_mut() {
-            parser.feed_body(&chunk, end_of_stream);
+            parser.feed_body(&chunk, end_of_stream); // the parser sees the provider's bytes
+        }
+        if let Some(stripper) = stream.stripper.as_mut() {
+            let out = stripper.feed(&chunk);
+            let held = if end_of_stream {
+                stripper.finish()
+            } else {
+                Vec::new()
+            };
+            // The output is the input minus removed or held bytes: same length, same bytes.
+            if out.len() != chunk.len() || !held.is_empty() {
+                let mut body = out.into_owned();
+                body.extend_from_slice(&held);
+                self.set_http_response_body(0, body_size, &body);
+            }
         }
         Action::Continue
     }
@@ -230,87 +262,55 @@ impl RateLimitFilter {
             return Action::Continue;
         };
         let config = &policy.config;
-        let request = std::mem::take(&mut self.stream.borrow_mut().request);
-        let path = request
+        let path = self
+            .stream
+            .borrow()
+            .request
             .header(":path")
             .map(|p| String::from_utf8_lossy(&p).into_owned());
         let summary = body
             .as_ref()
             .and_then(|(bytes, _)| RequestSummary::parse(bytes, path.as_deref()).ok());
         let model = summary.as_ref().and_then(|s| s.model.clone());
-        let hits = match keys::resolve(config, &request, Model::Known(model.as_deref())) {
-            Resolution::Hits(hits) => hits,
-            Resolution::NeedsBody => Vec::new(),
-        };
-        if hits.is_empty() {
-            self.stream.borrow_mut().done = true;
-            return Action::Continue;
-        }
-        if let (Some((bytes, size)), Some(summary)) = (&body, &summary) {
+        let mut forwarded = body.map(|(bytes, _)| bytes);
+        if let (Some(bytes), Some(summary)) = (&forwarded, &summary) {
             if config.inject_include_usage {
                 if let Ok(injection) = inject_include_usage(bytes, summary) {
                     if let Some(new_body) = injection.new_body() {
-                        self.set_http_request_body(0, *size, new_body);
+                        let _ = ProxyWasmHost.replace_request_body(new_body);
+                        forwarded = Some(new_body.to_vec());
+                        if injection.strip_usage_chunk() && config.strip_injected_usage_chunk {
+                            // The client did not ask for the usage chunk: it will not get it.
+                            self.stream.borrow_mut().stripper = Some(UsageChunkStripper::default());
+                        }
                     }
                 }
             }
         }
-        let prompt = summary
-            .as_ref()
-            .map_or(0, |s| s.estimate_prompt_tokens().reservation);
-        let output = summary
-            .as_ref()
-            .and_then(|s| s.max_output_tokens)
-            .unwrap_or(config.default_output_estimate);
-        let cost = config
-            .cost
-            .estimate(prompt, output, model.as_deref())
-            .unwrap_or_else(|_| prompt.saturating_add(output));
-        let mode = match config.admission {
-            crate::config::AdmissionMode::Reserve => Mode::Reserve,
-            crate::config::AdmissionMode::Check => Mode::Check,
-        };
-        let host = ProxyWasmHost;
-        let mut plan = plan(config, &hits, cost, host.now_ms(), mode);
-        // A request estimated above the smallest limit reserves that whole limit: it is admitted
-        // into an empty window only (otherwise a small limit would block every request forever).
-        if let Some(smallest) = plan.admission.limits.iter().map(|l| l.limit).min() {
-            plan.admission.cost = plan.admission.cost.min(smallest);
-        }
-        let cost = plan.admission.cost;
         {
             let mut stream = self.stream.borrow_mut();
-            stream.model = model;
-            stream.prompt_estimate = prompt;
-            stream.reserved = if mode == Mode::Reserve { cost } else { 0 };
-            stream.labels = plan.labels;
+            stream.done = true; // admission runs once
+            stream.body = forwarded;
+            stream.estimate = Estimate {
+                prompt: summary
+                    .as_ref()
+                    .map_or(0, |s| s.estimate_prompt_tokens().reservation),
+                output: summary
+                    .as_ref()
+                    .and_then(|s| s.max_output_tokens)
+                    .unwrap_or(config.default_output_estimate),
+            };
         }
-        self.stream.borrow_mut().done = true; // admission runs once
-        let weak = Rc::downgrade(&self.stream);
-        let envelope = self.envelope.clone();
-        let source = self.stream.borrow().source;
-        let root_context_id = self.root_context_id;
-        let callback = Box::new(move |result: Result<Decision, StoreError>| {
-            if weak.strong_count() == 0 {
-                // The client left while the store decided (the reply runs on the root context):
-                // give back what the admission reserved.
-                release(&envelope, source, root_context_id, result);
-            } else if decide(&envelope, &weak, result) {
-                let _ = ProxyWasmHost.resume_request();
-            }
-        });
-        match policy
-            .store
-            .admit(&host, self.context_id, &plan.admission, callback)
-        {
-            Completion::Ready(result) => {
-                if decide(&self.envelope, &Rc::downgrade(&self.stream), result) {
-                    Action::Continue
-                } else {
-                    Action::Pause
-                }
-            }
-            Completion::Pending => Action::Pause,
+        let admission = Admission {
+            envelope: self.envelope.clone(),
+            source: self.stream.borrow().source,
+            stream: Rc::downgrade(&self.stream),
+            context_id: self.context_id,
+            root_context_id: self.root_context_id,
+        };
+        match admission.start(model) {
+            Verdict::Go => Action::Continue,
+            Verdict::Stop | Verdict::Waiting => Action::Pause,
         }
     }
 
@@ -386,95 +386,205 @@ fn actual_cost(policy: &Policy, stream: &mut Stream) -> u64 {
             policy
                 .config
                 .cost
-                .estimate(stream.prompt_estimate, output, model.as_deref())
-                .unwrap_or(stream.prompt_estimate.saturating_add(output))
+                .estimate(stream.estimate.prompt, output, model.as_deref())
+                .unwrap_or(stream.estimate.prompt.saturating_add(output))
         }
     }
 }
 
-/// Settles to zero the reservation of a request that left before its admission came back.
-fn release(
-    envelope: &Envelope<Policy>,
+/// What happens to the request after an admission step.
+enum Verdict {
+    /// It goes on to the provider.
+    Go,
+    /// It was answered locally (rejected or failed closed).
+    Stop,
+    /// The store answers later; its callback continues.
+    Waiting,
+}
+
+/// One request's admission, which may take two rounds (the fallback model's limits).
+#[derive(Clone)]
+struct Admission {
+    envelope: Rc<Envelope<Policy>>,
     source: Option<Source>,
+    stream: Weak<RefCell<Stream>>,
+    context_id: u32,
     root_context_id: u32,
-    result: Result<Decision, StoreError>,
-) {
-    let (Some(policy), Ok(decision)) = (source.and_then(|s| policy_of(envelope, s)), result) else {
-        return;
-    };
-    if !decision.allowed || decision.reservation.is_empty() {
-        return;
-    }
-    let host = ProxyWasmHost;
-    let _ = policy.store.settle(
-        &host,
-        root_context_id,
-        &decision.reservation,
-        0,
-        host.now_ms(),
-        Box::new(|_| {}),
-    );
 }
 
-/// Applies the store's answer; returns true when the request may go on.
-fn decide(
-    envelope: &Envelope<Policy>,
-    stream: &Weak<RefCell<Stream>>,
-    result: Result<Decision, StoreError>,
-) -> bool {
-    let Some(stream) = stream.upgrade() else {
-        return false; // the stream is gone
-    };
-    let mut stream = stream.borrow_mut();
-    let Some(policy) = stream.source.and_then(|source| policy_of(envelope, source)) else {
-        return true;
-    };
-    let host = ProxyWasmHost;
-    let request_id = stream.request_id.clone();
-    let log = PluginLog::request(PLUGIN, request_id.as_deref());
-    match result {
-        Ok(decision) if decision.allowed => {
-            telemetry::count(
-                &host,
-                Outcome::Allowed,
-                stream.reserved,
-                stream.consumer.as_deref(),
-            );
-            stream.ai_log.set("token_ratelimit_status", "allowed");
-            stream.reservation = Some(decision.reservation.clone());
-            stream.decision = Some(decision);
-            true
-        }
-        Ok(decision) => {
-            telemetry::count(&host, Outcome::Limited, 0, stream.consumer.as_deref());
-            stream.ai_log.set("token_ratelimit_status", "limited");
-            let _ = stream.ai_log.flush(&host);
-            let reply = respond::rejection(&policy.config.responses, &decision, &stream.labels);
-            log.debug(
-                &host,
-                format_args!("limited: retry after {:?} s", decision.retry_after_secs()),
-            );
-            stream.decision = Some(decision);
-            let _ = reply.send(&host);
-            false
-        }
-        Err(error) => {
-            telemetry::store_error(&host, &log, "admit", &error);
-            if policy.config.failure_mode == crate::config::FailureMode::Open {
-                stream
-                    .ai_log
-                    .set("token_ratelimit_status", "store_error_open");
-                true
+impl Admission {
+    fn policy(&self) -> Option<&Policy> {
+        policy_of(&self.envelope, self.source?)
+    }
+
+    /// Resolves the limits for `model`, reserves the estimate and decides.
+    fn start(&self, model: Option<String>) -> Verdict {
+        let Some(stream_rc) = self.stream.upgrade() else {
+            return Verdict::Stop;
+        };
+        let Some(policy) = self.policy() else {
+            return Verdict::Go;
+        };
+        let config = &policy.config;
+        let plan = {
+            let mut stream = stream_rc.borrow_mut();
+            let hits = match keys::resolve(config, &stream.request, Model::Known(model.as_deref()))
+            {
+                Resolution::Hits(hits) => hits,
+                Resolution::NeedsBody => Vec::new(),
+            };
+            if hits.is_empty() {
+                return Verdict::Go;
+            }
+            let estimate = stream.estimate;
+            let cost = config
+                .cost
+                .estimate(estimate.prompt, estimate.output, model.as_deref())
+                .unwrap_or_else(|_| estimate.prompt.saturating_add(estimate.output));
+            let mode = match config.admission {
+                crate::config::AdmissionMode::Reserve => Mode::Reserve,
+                crate::config::AdmissionMode::Check => Mode::Check,
+            };
+            let mut plan = plan(config, &hits, cost, ProxyWasmHost.now_ms(), mode);
+            // A request estimated above the smallest limit reserves that whole limit: it is
+            // admitted into an empty window only (else a small limit would block everything).
+            if let Some(smallest) = plan.admission.limits.iter().map(|l| l.limit).min() {
+                plan.admission.cost = plan.admission.cost.min(smallest);
+            }
+            stream.model = model;
+            stream.reserved = if mode == Mode::Reserve {
+                plan.admission.cost
             } else {
-                stream
-                    .ai_log
-                    .set("token_ratelimit_status", "store_error_closed");
+                0
+            };
+            stream.labels = plan.labels.clone();
+            plan
+        };
+        let later = self.clone();
+        let callback = Box::new(move |result: Result<Decision, StoreError>| {
+            if later.stream.strong_count() == 0 {
+                // The client left while the store decided (the reply runs on the root
+                // context): give back what the admission reserved.
+                later.release(result);
+            } else if let Verdict::Go = later.conclude(result) {
+                let _ = ProxyWasmHost.resume_request();
+            }
+        });
+        let completion =
+            policy
+                .store
+                .admit(&ProxyWasmHost, self.context_id, &plan.admission, callback);
+        match completion {
+            Completion::Ready(result) => self.conclude(result),
+            Completion::Pending => Verdict::Waiting,
+        }
+    }
+
+    /// Applies the store's answer: go on, switch to the fallback model, or answer locally.
+    fn conclude(&self, result: Result<Decision, StoreError>) -> Verdict {
+        let Some(stream_rc) = self.stream.upgrade() else {
+            return Verdict::Stop;
+        };
+        let host = ProxyWasmHost;
+        let Some(policy) = self.policy() else {
+            return Verdict::Go;
+        };
+        let mut stream = stream_rc.borrow_mut();
+        let request_id = stream.request_id.clone();
+        let log = PluginLog::request(PLUGIN, request_id.as_deref());
+        let consumer = stream.consumer.clone();
+        match result {
+            Ok(decision) if decision.allowed => {
+                telemetry::count(
+                    &host,
+                    Outcome::Allowed,
+                    stream.reserved,
+                    consumer.as_deref(),
+                );
+                stream.ai_log.set("token_ratelimit_status", "allowed");
+                stream.reservation = Some(decision.reservation.clone());
+                stream.decision = Some(decision);
+                Verdict::Go
+            }
+            Ok(decision) => {
+                let fallback = plan::fallback_model(&decision, &stream.labels)
+                    .filter(|_| stream.fallback_model.is_none())
+                    .map(str::to_string);
+                if let Some(model) = fallback {
+                    if let Some(body) = stream.body.as_deref().and_then(|b| with_model(b, &model)) {
+                        if host.replace_request_body(&body).is_ok() {
+                            log.debug(
+                                &host,
+                                format_args!("budget exhausted: falling back to {model}"),
+                            );
+                            stream.body = Some(body);
+                            stream.fallback_model = Some(model.clone());
+                            stream
+                                .ai_log
+                                .set("token_ratelimit_fallback", model.as_str());
+                            drop(stream);
+                            return self.start(Some(model));
+                        }
+                    }
+                }
+                telemetry::count(&host, Outcome::Limited, 0, consumer.as_deref());
+                stream.ai_log.set("token_ratelimit_status", "limited");
                 let _ = stream.ai_log.flush(&host);
-                let _ =
-                    host_glue::reply::LocalReply::text(503, "token rate limit store unavailable")
-                        .send(&host);
-                false
+                let reply = respond::rejection(&policy.config.responses, &decision, &stream.labels);
+                stream.decision = Some(decision);
+                let _ = reply.send(&host);
+                Verdict::Stop
+            }
+            Err(error) => {
+                telemetry::store_error(&host, &log, "admit", &error);
+                if policy.config.failure_mode == crate::config::FailureMode::Open {
+                    stream
+                        .ai_log
+                        .set("token_ratelimit_status", "store_error_open");
+                    Verdict::Go
+                } else {
+                    stream
+                        .ai_log
+                        .set("token_ratelimit_status", "store_error_closed");
+                    let _ = stream.ai_log.flush(&host);
+                    let _ = host_glue::reply::LocalReply::text(
+                        503,
+                        "token rate limit store unavailable",
+                    )
+                    .send(&host);
+                    Verdict::Stop
+                }
             }
         }
     }
+
+    /// Settles to zero the reservation of a request that left before its admission came back.
+    fn release(&self, result: Result<Decision, StoreError>) {
+        let Ok(decision) = result else {
+            return;
+        };
+        if !decision.allowed || decision.reservation.is_empty() {
+            return;
+        }
+        let Some(policy) = self.policy() else {
+            return;
+        };
+        let host = ProxyWasmHost;
+        let _ = policy.store.settle(
+            &host,
+            self.root_context_id,
+            &decision.reservation,
+            0,
+            host.now_ms(),
+            Box::new(|_| {}),
+        );
+    }
+}
+
+/// `body` with its top-level `"model"` replaced; `None` when the body has no model to replace.
+fn with_model(body: &[u8], model: &str) -> Option<Vec<u8>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let slot = value.as_object_mut()?.get_mut("model")?;
+    *slot = serde_json::Value::String(model.to_string());
+    serde_json::to_vec(&value).ok()
 }

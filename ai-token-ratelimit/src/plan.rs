@@ -15,6 +15,8 @@ pub struct Label {
     pub window: Option<String>,
     /// Window length in seconds.
     pub seconds: u64,
+    /// The model to switch to when this limit is exhausted (`fallback.model`).
+    pub fallback: Option<String>,
 }
 
 /// The admission for one request plus a label per limit (same order).
@@ -64,6 +66,7 @@ pub fn plan(config: &Config, hits: &[Hit<'_>], cost: u64, now_ms: u64, mode: Mod
                 kind: hit.item.header_label.clone(),
                 window: several.then(|| window_name(window.seconds)),
                 seconds: window.seconds,
+                fallback: hit.key.fallback.as_ref().map(|f| f.model.clone()),
             });
         }
     }
@@ -76,4 +79,17 @@ pub fn plan(config: &Config, hits: &[Hit<'_>], cost: u64, now_ms: u64, mode: Mod
         },
         labels,
     }
+}
+
+/// The fallback model for a rejected admission: every blocking limit must name one (a fallback
+/// cannot help against a limit that does not depend on the model), and the first one is used.
+pub fn fallback_model<'l>(decision: &limiter::Decision, labels: &'l [Label]) -> Option<&'l str> {
+    let mut blocking = decision
+        .windows
+        .iter()
+        .zip(labels)
+        .filter(|(usage, _)| usage.blocked)
+        .map(|(_, label)| label.fallback.as_deref());
+    let first = blocking.next()??;
+    blocking.all(|model| model.is_some()).then_some(first)
 }

@@ -58,6 +58,13 @@ mod imports {
         ) -> u32;
         pub fn proxy_continue_stream(stream: u32) -> u32;
         pub fn proxy_set_effective_context(context_id: u32) -> u32;
+        pub fn proxy_set_buffer_bytes(
+            buffer: u32,
+            start: usize,
+            size: usize,
+            data: *const u8,
+            data_size: usize,
+        ) -> u32;
         pub fn proxy_get_buffer_bytes(
             buffer: u32,
             start: usize,
@@ -210,6 +217,12 @@ mod calls {
         unsafe { proxy_set_effective_context(context_id) }
     }
 
+    /// Buffer type 0 is the HTTP request body; start 0 and the largest size replace all of it.
+    pub fn replace_request_body(body: &[u8]) -> u32 {
+        // SAFETY: pointer and length describe a live buffer.
+        unsafe { proxy_set_buffer_bytes(0, 0, usize::MAX, body.as_ptr(), body.len()) }
+    }
+
     /// Buffer type 9 is Higress's `RedisCallResponse`.
     pub fn redis_reply(size: usize) -> Option<Vec<u8>> {
         let (mut data, mut got) = (null_mut(), 0usize);
@@ -262,6 +275,9 @@ mod calls {
         UNSUPPORTED
     }
     pub fn set_effective_context(_: u32) -> u32 {
+        UNSUPPORTED
+    }
+    pub fn replace_request_body(_: &[u8]) -> u32 {
         UNSUPPORTED
     }
     pub fn redis_reply(_: usize) -> Option<Vec<u8>> {

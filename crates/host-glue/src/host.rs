@@ -69,6 +69,8 @@ pub trait Host {
     ) -> Result<(), HostError>;
     /// Resumes the current HTTP request after a pause.
     fn resume_request(&self) -> Result<(), HostError>;
+    /// Replaces the whole (held) request body of the current stream.
+    fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError>;
     /// Makes `context_id` the stream later calls act on (used in callbacks on the root context).
     fn set_effective_context(&self, context_id: u32) -> Result<(), HostError>;
     /// Higress `proxy_redis_init`.
@@ -162,6 +164,10 @@ impl Host for ProxyWasmHost {
 
     fn set_effective_context(&self, context_id: u32) -> Result<(), HostError> {
         status(abi::set_effective_context(context_id))
+    }
+
+    fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError> {
+        status(abi::replace_request_body(body))
     }
 
     fn redis_init(

@@ -51,6 +51,7 @@ pub struct MockHost {
     metric_values: RefCell<HashMap<u32, i64>>,
     local_reply: RefCell<Option<LocalReply>>,
     resumed: Cell<u32>,
+    request_body: RefCell<Option<Vec<u8>>>,
     live_contexts: RefCell<HashSet<u32>>,
     effective_context: Cell<u32>,
     redis_clusters: RefCell<HashSet<String>>,
@@ -80,6 +81,7 @@ impl MockHost {
             metric_values: RefCell::default(),
             local_reply: RefCell::default(),
             resumed: Cell::new(0),
+            request_body: RefCell::default(),
             live_contexts: RefCell::default(),
             effective_context: Cell::new(0),
             redis_clusters: RefCell::default(),
@@ -155,6 +157,11 @@ impl MockHost {
     /// The local reply sent, if any.
     pub fn local_reply(&self) -> Option<LocalReply> {
         self.local_reply.borrow().clone()
+    }
+
+    /// The request body the logic put in place of the client's, if any.
+    pub fn replaced_request_body(&self) -> Option<Vec<u8>> {
+        self.request_body.borrow().clone()
     }
 
     /// How often the request was resumed.
@@ -300,6 +307,11 @@ impl Host for MockHost {
 
     fn resume_request(&self) -> Result<(), HostError> {
         self.resumed.set(self.resumed.get() + 1);
+        Ok(())
+    }
+
+    fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError> {
+        *self.request_body.borrow_mut() = Some(body.to_vec());
         Ok(())
     }
 

@@ -135,6 +135,7 @@ mod json_text;
 mod scan;
 mod shape;
 mod stats;
+mod strip;
 mod summary;
 mod visit;
 
@@ -146,4 +147,5 @@ pub use estimate::{
 pub use inject::{inject_include_usage, InjectionChange, UsageInjection};
 pub use shape::ApiShape;
 pub use stats::TextStats;
+pub use strip::{UsageChunkStripper, DEFAULT_MAX_HOLD};
 pub use summary::RequestSummary;

@@ -264,3 +264,108 @@ fn fifty_concurrent_requests_cannot_overshoot_the_limit() {
         );
     }
 }
+
+/// When gpt-4o's budget is used up, requests go on as gpt-4o-mini (model rewritten in the body
+/// the provider receives), the response says so, and gpt-4o-mini's own limit is charged; once
+/// that is used up too, requests are rejected.
+#[test]
+fn exhausted_budget_falls_back_to_the_configured_model() {
+    for backend in Backend::all() {
+        let env = backend.env();
+        let config = backend.config(json!({
+            "rule_name": "models",
+            "rule_items": [{"limit_by_per_model": "",
+                "limit_keys": [
+                    {"key": "gpt-4o", "token_per_minute": 100,
+                     "fallback": {"model": "gpt-4o-mini"}},
+                    {"key": "gpt-4o-mini", "token_per_minute": 100}
+                ]}]
+        }));
+        let mut vm = load(&env, &config);
+        env.set_now_ms(1_800_000_000_000);
+        let name = backend.name();
+        let body = |max: u64| {
+            json!({"model": "gpt-4o", "max_tokens": max,
+                   "messages": [{"role": "user", "content": "hi"}]})
+            .to_string()
+        };
+        let first = request(&mut vm, "k", &body(50), (10, 80));
+        assert_eq!(first.status, 200, "{name}");
+        assert_eq!(first.header("x-ai-fallback-model"), None, "{name}");
+
+        let (id, decided) = start(&mut vm, "k", &body(50));
+        assert!(
+            admitted(&mut vm, id, decided),
+            "{name}: falls back instead of 429"
+        );
+        let forwarded: Value =
+            serde_json::from_slice(vm.stream(id).unwrap().request_body()).unwrap();
+        assert_eq!(forwarded["model"], "gpt-4o-mini", "{name}");
+        let second = finish(&mut vm, id, true, (10, 80));
+        assert_eq!(
+            second.header("x-ai-fallback-model"),
+            Some("gpt-4o-mini"),
+            "{name}"
+        );
+
+        // gpt-4o-mini's 100 are now used (90): the next fallback does not fit either.
+        let third = request(&mut vm, "k", &body(50), (10, 80));
+        assert_eq!(third.status, 429, "{name}");
+    }
+}
+
+/// A streaming OpenAI request without `include_usage` gets it injected; the provider's extra
+/// usage chunk is counted but removed from what the client receives, whatever the chunking.
+#[test]
+fn injected_usage_chunk_is_counted_but_not_shown_to_the_client() {
+    let env = Backend::Local.env();
+    let config = Backend::Local.config(json!({
+        "rule_name": "strip",
+        "rule_items": [{"limit_by_per_header": "x-api-key",
+                        "limit_keys": [{"key": "*", "token_per_minute": 1000}]}]
+    }));
+    let mut vm = load(&env, &config);
+    env.set_now_ms(1_800_000_000_000);
+    let body = json!({"model": "gpt-4o", "stream": true, "max_tokens": 10,
+                      "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let (id, decided) = start(&mut vm, "k", &body);
+    assert!(admitted(&mut vm, id, decided));
+    let forwarded: Value = serde_json::from_slice(vm.stream(id).unwrap().request_body()).unwrap();
+    assert_eq!(forwarded["stream_options"]["include_usage"], true);
+    let content = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+    let usage = "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"prompt_tokens\":400,\"completion_tokens\":100,\"total_tokens\":500}}\n\n";
+    let done = "data: [DONE]\n\n";
+    let stream = format!("{content}{usage}{done}");
+    vm.response_headers(
+        id,
+        &[(":status", "200"), ("content-type", "text/event-stream")],
+        false,
+    )
+    .unwrap();
+    let mut to_client = Vec::new();
+    let pieces: Vec<&[u8]> = stream.as_bytes().chunks(37).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        vm.response_body(id, piece, i + 1 == pieces.len()).unwrap();
+        to_client.extend_from_slice(vm.stream(id).unwrap().response_body());
+    }
+    assert_eq!(
+        String::from_utf8(to_client).unwrap(),
+        format!("{content}{done}")
+    );
+    vm.complete(id).unwrap();
+    // 500 charged from the removed chunk: 500 left.
+    let next = request(&mut vm, "k", &chat_body(10), (1, 1));
+    assert_eq!(
+        next.header("x-ai-ratelimit-remaining")
+            .map(|r| r.parse::<u64>().unwrap() > 470),
+        Some(true)
+    );
+    assert!(
+        next.header("x-ai-ratelimit-remaining")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            < 500
+    );
+}
