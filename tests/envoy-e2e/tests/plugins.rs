@@ -150,7 +150,18 @@ fn rules_envelope_applies_to_one_route_and_not_another() {
     let first = envoy.post_json("/limited/v1/chat/completions", &key, &body);
     assert_eq!(first.status, 200, "{}", first.text());
     assert_eq!(first.header("x-ai-ratelimit-limit"), Some("50"));
-    // 42 tokens used: a streamed request still fits its reservation? No: 42 + estimate > 50.
+    let remaining: u64 = first
+        .header("x-ai-ratelimit-remaining")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        remaining < 50,
+        "remaining after this request's reservation: {remaining}"
+    );
+    // 42 tokens used: neither a streamed nor a plain request fits its reservation any more.
+    let limited_json = envoy.post_json("/limited/v1/chat/completions", &key, &body);
+    assert_eq!(limited_json.status, 429, "{}", limited_json.text());
     let limited = envoy.post_json("/limited/v1/chat/completions", &key, &stream_body);
     assert_eq!(limited.status, 429, "{}", limited.text());
     assert_eq!(limited.text(), "Too many requests");
@@ -174,7 +185,7 @@ fn rules_envelope_applies_to_one_route_and_not_another() {
         .lines()
         .find(|l| l.contains("token_ratelimit_count") && !l.starts_with('#'))
         .unwrap_or_else(|| panic!("no token_ratelimit_count in {prometheus}"));
-    assert!(line.ends_with(" 1"), "{line}");
+    assert!(line.ends_with(" 2"), "{line}");
 }
 
 /// The shipped stock-Envoy example (`envoy/envoy.yaml`) is valid with the built plugins.
