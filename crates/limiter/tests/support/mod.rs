@@ -130,6 +130,9 @@ impl Host for TestHost {
     fn resume_request(&self) -> Result<(), HostError> {
         self.inner.resume_request()
     }
+    fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError> {
+        self.inner.replace_request_body(body)
+    }
     fn set_effective_context(&self, context_id: u32) -> Result<(), HostError> {
         self.inner.set_effective_context(context_id)
     }
