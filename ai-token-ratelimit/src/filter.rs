@@ -174,11 +174,9 @@ impl HttpContext for RateLimitFilter {
         if !pending {
             return Action::Continue;
         }
-        let body = self.get_http_request_body(0, usize::MAX).map(|bytes| {
-            let size = bytes.len();
-            (bytes, size)
-        });
-        self.admit(body)
+        // The held body is not read here: Envoy does not promise it in the trailers callback
+        // (and the SDK's reader panics on an unexpected status). Admission uses the defaults.
+        self.admit(None)
     }
 
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
