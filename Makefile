@@ -57,11 +57,13 @@ lint: wasm-target ## rustfmt + clippy (-D warnings; no-panic lints on plugin cod
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) --features higress -- -D warnings
 
-bench: build ## .wasm sizes and wasm fuel per request
+bench: build envoy ## .wasm sizes, wasm fuel per request, parser cost, real Envoy throughput
 	@ls -l dist/envoy/*.wasm dist/higress/*.wasm | awk '{printf "%-36s %8d bytes\n", $$9, $$5}'
 	cargo run --release -q -p wasm-test-host --bin bench
 	cargo run --release -q -p usage --example parser_bench
 	cargo run --release -q -p ai-token-ratelimit --example request_path
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
+	cargo run --release -q -p envoy-e2e --bin envoy_bench
 
 clean: ## remove build outputs
 	rm -rf target dist
