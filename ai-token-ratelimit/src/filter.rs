@@ -47,6 +47,8 @@ struct Stream {
     body: Option<Vec<u8>>,
     estimate: Estimate,
     fallback_model: Option<String>,
+    /// The request headers wait for admission (`hold_request_headers`): they can still change.
+    headers_held: bool,
     /// Removes the usage chunk our injection caused from what the client receives.
     stripper: Option<UsageChunkStripper>,
     model: Option<String>,
@@ -145,12 +147,20 @@ impl HttpContext for RateLimitFilter {
         }
         // A rewritten body (include_usage) changes its length.
         self.set_http_request_header("content-length", None);
-        // The headers go on; the body is held (see `on_http_request_body`) until the decision.
-        // Holding the headers too would need Envoy's `allow_on_headers_stop_iteration`: by
-        // default Envoy turns a paused headers callback into "stop everything", the body never
-        // reaches the filter, and the request hangs. A rejected request resets the upstream
-        // request before its body is sent.
-        Action::Continue
+        // By default the headers go on and only the body is held until the decision: holding
+        // the headers too needs Envoy's `allow_on_headers_stop_iteration` (otherwise Envoy turns
+        // a paused headers callback into "stop everything", the body never reaches the filter
+        // and the request hangs). A rejected request resets the upstream request before its body
+        // is sent. `hold_request_headers` opts in, so a fallback can rewrite a routing header.
+        let hold = self
+            .policy()
+            .is_some_and(|policy| policy.config.hold_request_headers);
+        if hold {
+            self.stream.borrow_mut().headers_held = true;
+            Action::Pause
+        } else {
+            Action::Continue
+        }
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
@@ -507,10 +517,14 @@ impl Admission {
             Ok(decision) => {
                 let fallback = plan::fallback_model(&decision, &stream.labels)
                     .filter(|_| stream.fallback_model.is_none())
-                    .map(str::to_string);
-                if let Some(model) = fallback {
+                    .cloned();
+                if let Some(fallback) = fallback {
+                    let model = fallback.model;
                     if let Some(body) = stream.body.as_deref().and_then(|b| with_model(b, &model)) {
                         if host.replace_request_body(&body).is_ok() {
+                            if let (Some(header), true) = (&fallback.header, stream.headers_held) {
+                                let _ = host.set_request_header(header, &model);
+                            }
                             log.debug(
                                 &host,
                                 format_args!("budget exhausted: falling back to {model}"),

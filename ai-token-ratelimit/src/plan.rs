@@ -1,7 +1,7 @@
 //! From the limit keys a request hit to the store's admission: one [`LimitSpec`] per window, and
 //! the header label each one is reported under.
 
-use crate::config::{Config, HeaderLabel, WindowType};
+use crate::config::{Config, Fallback, HeaderLabel, WindowType};
 use crate::keys::Hit;
 use crate::PLUGIN;
 use limiter::{Admission, CounterKey, LimitSpec, Mode, Window};
@@ -15,8 +15,8 @@ pub struct Label {
     pub window: Option<String>,
     /// Window length in seconds.
     pub seconds: u64,
-    /// The model to switch to when this limit is exhausted (`fallback.model`).
-    pub fallback: Option<String>,
+    /// What to switch to when this limit is exhausted.
+    pub fallback: Option<Fallback>,
 }
 
 /// The admission for one request plus a label per limit (same order).
@@ -66,7 +66,7 @@ pub fn plan(config: &Config, hits: &[Hit<'_>], cost: u64, now_ms: u64, mode: Mod
                 kind: hit.item.header_label.clone(),
                 window: several.then(|| window_name(window.seconds)),
                 seconds: window.seconds,
-                fallback: hit.key.fallback.as_ref().map(|f| f.model.clone()),
+                fallback: hit.key.fallback.clone(),
             });
         }
     }
@@ -83,13 +83,16 @@ pub fn plan(config: &Config, hits: &[Hit<'_>], cost: u64, now_ms: u64, mode: Mod
 
 /// The fallback model for a rejected admission: every blocking limit must name one (a fallback
 /// cannot help against a limit that does not depend on the model), and the first one is used.
-pub fn fallback_model<'l>(decision: &limiter::Decision, labels: &'l [Label]) -> Option<&'l str> {
+pub fn fallback_model<'l>(
+    decision: &limiter::Decision,
+    labels: &'l [Label],
+) -> Option<&'l Fallback> {
     let mut blocking = decision
         .windows
         .iter()
         .zip(labels)
         .filter(|(usage, _)| usage.blocked)
-        .map(|(_, label)| label.fallback.as_deref());
+        .map(|(_, label)| label.fallback.as_ref());
     let first = blocking.next()??;
     blocking.all(|model| model.is_some()).then_some(first)
 }

@@ -67,7 +67,7 @@ pub const DEFAULT_APISIX_RULE_NAME: &str = "ai-rate-limiting";
 pub type Warnings = Vec<String>;
 
 /// Fields read in both forms.
-const SHARED_FIELDS: [&str; 15] = [
+const SHARED_FIELDS: [&str; 16] = [
     "rule_name",
     "match",
     "window_type",
@@ -82,6 +82,7 @@ const SHARED_FIELDS: [&str; 15] = [
     "hide_client_headers",
     "inject_include_usage",
     "strip_injected_usage_chunk",
+    "hold_request_headers",
     "redis",
 ];
 
@@ -122,6 +123,10 @@ pub struct Config {
     pub inject_include_usage: bool,
     /// Remove the usage-only chunk that the injection caused.
     pub strip_injected_usage_chunk: bool,
+    /// Hold the request headers until admission (needed to rewrite `fallback.header`). Stock
+    /// Envoy delivers the body to such a filter only with `allow_on_headers_stop_iteration: true`
+    /// in the Wasm plugin config; without it the request would wait forever, hence off by default.
+    pub hold_request_headers: bool,
     /// Where the counters live; `None`: the gateway's shared memory.
     pub redis: Option<RedisConfig>,
     /// Accepted but questionable settings, to log once at configure time.
@@ -187,6 +192,8 @@ impl Config {
                 .unwrap_or(true),
             strip_injected_usage_chunk: optional_bool(&map, "strip_injected_usage_chunk", path)?
                 .unwrap_or(true),
+            hold_request_headers: optional_bool(&map, "hold_request_headers", path)?
+                .unwrap_or(false),
             redis: parse_redis_block(&map, path, PLUGIN_NAME)?,
             warnings: Vec::new(),
         };

@@ -58,6 +58,13 @@ mod imports {
         ) -> u32;
         pub fn proxy_continue_stream(stream: u32) -> u32;
         pub fn proxy_set_effective_context(context_id: u32) -> u32;
+        pub fn proxy_replace_header_map_value(
+            map: u32,
+            key: *const u8,
+            key_size: usize,
+            value: *const u8,
+            value_size: usize,
+        ) -> u32;
         pub fn proxy_set_buffer_bytes(
             buffer: u32,
             start: usize,
@@ -217,6 +224,20 @@ mod calls {
         unsafe { proxy_set_effective_context(context_id) }
     }
 
+    /// Map type 0 is the HTTP request headers.
+    pub fn set_request_header(name: &str, value: &str) -> u32 {
+        // SAFETY: pointers and lengths describe live strings.
+        unsafe {
+            proxy_replace_header_map_value(
+                0,
+                name.as_ptr(),
+                name.len(),
+                value.as_ptr(),
+                value.len(),
+            )
+        }
+    }
+
     /// Buffer type 0 is the HTTP request body; start 0 and the largest size replace all of it.
     pub fn replace_request_body(body: &[u8]) -> u32 {
         // SAFETY: pointer and length describe a live buffer.
@@ -278,6 +299,9 @@ mod calls {
         UNSUPPORTED
     }
     pub fn replace_request_body(_: &[u8]) -> u32 {
+        UNSUPPORTED
+    }
+    pub fn set_request_header(_: &str, _: &str) -> u32 {
         UNSUPPORTED
     }
     pub fn redis_reply(_: usize) -> Option<Vec<u8>> {

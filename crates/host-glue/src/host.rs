@@ -71,6 +71,8 @@ pub trait Host {
     fn resume_request(&self) -> Result<(), HostError>;
     /// Replaces the whole (held) request body of the current stream.
     fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError>;
+    /// Sets a request header of the current stream (only while its headers are held).
+    fn set_request_header(&self, name: &str, value: &str) -> Result<(), HostError>;
     /// Makes `context_id` the stream later calls act on (used in callbacks on the root context).
     fn set_effective_context(&self, context_id: u32) -> Result<(), HostError>;
     /// Higress `proxy_redis_init`.
@@ -168,6 +170,10 @@ impl Host for ProxyWasmHost {
 
     fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError> {
         status(abi::replace_request_body(body))
+    }
+
+    fn set_request_header(&self, name: &str, value: &str) -> Result<(), HostError> {
+        status(abi::set_request_header(name, value))
     }
 
     fn redis_init(

@@ -310,6 +310,11 @@ impl Host for MockHost {
         Ok(())
     }
 
+    fn set_request_header(&self, name: &str, value: &str) -> Result<(), HostError> {
+        self.set_property_value(&["request_header", name], value.as_bytes());
+        Ok(())
+    }
+
     fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError> {
         *self.request_body.borrow_mut() = Some(body.to_vec());
         Ok(())

@@ -369,3 +369,53 @@ fn injected_usage_chunk_is_counted_but_not_shown_to_the_client() {
             < 500
     );
 }
+
+/// With `hold_request_headers` (Higress, or Envoy with `allow_on_headers_stop_iteration`), a
+/// fallback also rewrites the routing header before the request goes on.
+#[test]
+fn fallback_rewrites_the_routing_header_when_headers_are_held() {
+    let env = Backend::Local.env();
+    let config = Backend::Local.config(json!({
+        "rule_name": "models",
+        "hold_request_headers": true,
+        "rule_items": [{"limit_by_per_model": "",
+            "limit_keys": [{"key": "gpt-4o", "token_per_minute": 10,
+                            "fallback": {"model": "gpt-4o-mini", "header": "x-higress-llm-model"}}]}]
+    }));
+    let mut vm = load(&env, &config);
+    env.set_now_ms(1_800_000_000_000);
+    let id = vm.new_stream().unwrap();
+    let headers = [
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("x-higress-llm-model", "gpt-4o"),
+    ];
+    assert_eq!(
+        vm.request_headers(id, &headers, false).unwrap(),
+        Action::Pause
+    );
+    let body = json!({"model": "gpt-4o", "max_tokens": 500,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    // 500 tokens cannot fit gpt-4o's 10 once used... the first request fills the window.
+    let _ = vm
+        .request_body(id, body.to_string().as_bytes(), true)
+        .unwrap();
+    vm.complete(id).unwrap();
+    let id = vm.new_stream().unwrap();
+    assert_eq!(
+        vm.request_headers(id, &headers, false).unwrap(),
+        Action::Pause
+    );
+    assert_eq!(
+        vm.request_body(id, body.to_string().as_bytes(), true)
+            .unwrap(),
+        Action::Continue
+    );
+    let stream = vm.stream(id).unwrap();
+    assert_eq!(
+        stream.request_headers().get("x-higress-llm-model"),
+        Some("gpt-4o-mini")
+    );
+    let forwarded: Value = serde_json::from_slice(stream.request_body()).unwrap();
+    assert_eq!(forwarded["model"], "gpt-4o-mini");
+}

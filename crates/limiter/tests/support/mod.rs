@@ -133,6 +133,9 @@ impl Host for TestHost {
     fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError> {
         self.inner.replace_request_body(body)
     }
+    fn set_request_header(&self, name: &str, value: &str) -> Result<(), HostError> {
+        self.inner.set_request_header(name, value)
+    }
     fn set_effective_context(&self, context_id: u32) -> Result<(), HostError> {
         self.inner.set_effective_context(context_id)
     }
