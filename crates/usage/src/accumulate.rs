@@ -1,10 +1,9 @@
 //! The event interpreter: receives framed messages, decides cheaply whether
 //! each one can matter, parses those that can, and keeps the report.
 
-use serde_json::Value;
-
 use crate::config::{ParserConfig, MAX_ERRORS, MAX_ERROR_MESSAGE_BYTES, MAX_ID_BYTES};
 use crate::extract::{ContentSink, Text};
+use crate::json::{Doc, J, K};
 use crate::providers;
 use crate::report::{Format, Outcome, Progress, StreamError, Usage, UsageReport};
 use crate::scan::{lossy_capped, may_matter_after_content, trim_ascii, utf8_prefix};
@@ -172,14 +171,15 @@ impl Accumulator {
             || may_matter_after_content(data)
     }
 
-    fn handle(&mut self, name: Option<&str>, value: &Value) {
+    /// Interprets one parsed message; `data` is its text.
+    fn handle(&mut self, name: Option<&str>, value: J<'_>, data: &[u8]) {
         self.report.parsed_events += 1;
         if self.report.format == Format::Unknown {
             if let Some(format) = self.hint.or_else(|| providers::classify(name, value)) {
                 self.report.format = format;
             }
         }
-        providers::detect_error(self, name, value);
+        providers::detect_error(self, name, value, data);
         providers::apply(self, name, value);
         if std::mem::take(&mut self.content.seen_now) && !self.report.first_content_seen {
             self.report.first_content_seen = true;
@@ -206,18 +206,19 @@ impl FrameSink for Accumulator {
         if !self.should_parse(name, data) {
             return;
         }
-        match serde_json::from_slice::<Value>(data) {
-            Ok(value) => self.handle(name, &value),
-            Err(_) if data.contains(&b'\n') => {
+        let mut doc = Doc::new();
+        match doc.read(data) {
+            Some(root) => self.handle(name, root, data),
+            None if data.contains(&b'\n') => {
                 // Several JSON lines in one event: servers that forget the
                 // blank line between events.
                 let mut parsed_any = false;
                 for line in data.split(|&b| b == b'\n').map(trim_ascii) {
                     if line == b"[DONE]" {
                         self.end();
-                    } else if let Ok(value) = serde_json::from_slice::<Value>(line) {
+                    } else if let Some(root) = doc.read(line) {
                         parsed_any = true;
-                        self.handle(name, &value);
+                        self.handle(name, root, line);
                     } else if !line.is_empty() {
                         self.report.malformed_events += 1;
                     }
@@ -226,7 +227,7 @@ impl FrameSink for Accumulator {
                     self.error(None, &lossy_capped(data, MAX_ERROR_MESSAGE_BYTES));
                 }
             }
-            Err(_) => {
+            None => {
                 self.report.malformed_events += 1;
                 if name == Some("error") {
                     self.error(None, &lossy_capped(data, MAX_ERROR_MESSAGE_BYTES));
@@ -255,10 +256,10 @@ impl FrameSink for Accumulator {
         let Some((key, bytes)) = capture else {
             return;
         };
-        let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
+        let Some(doc) = Doc::parse(bytes) else {
             return;
         };
-        let Some(usage) = providers::usage_for(self.report.format, key, &value) else {
+        let Some(usage) = providers::usage_for(self.report.format, key, doc.root()) else {
             return;
         };
         if self.report.format == Format::Unknown {
@@ -308,9 +309,9 @@ impl FrameSink for Accumulator {
 /// The message of an error payload (`{"message": ...}` in any casing), or
 /// the payload itself as text.
 pub(crate) fn error_message_from_payload(payload: &[u8]) -> String {
-    if let Ok(value) = serde_json::from_slice::<Value>(payload) {
-        for key in ["message", "Message", "errorMessage"] {
-            if let Some(text) = value.get(key).and_then(Value::as_str) {
+    if let Some(doc) = Doc::parse(payload) {
+        for key in [K::message, K::Message, K::errorMessage] {
+            if let Some(text) = doc.root().member(key).and_then(J::as_str) {
                 return utf8_prefix(text, MAX_ERROR_MESSAGE_BYTES).to_owned();
             }
         }

@@ -6,7 +6,7 @@
 //! value ends without parsing it. It holds at most the unfinished value,
 //! bounded by `max`; a longer one goes to a [`Skimmer`] and is dropped.
 
-use crate::scan::push_bounded;
+use crate::scan::{eq_mask, find_byte, push_bounded};
 use crate::sink::FrameSink;
 use crate::skim::Skimmer;
 
@@ -142,43 +142,92 @@ impl JsonSplitter {
         started
     }
 
+    /// Finds where the current value ends in `bytes`. The per-byte loop is
+    /// kept small (wasm interpreters meter a loop body on every turn);
+    /// strings are skipped by [`JsonSplitter::string_rest`].
+    #[inline(never)]
     fn scan(&mut self, bytes: &[u8]) -> Scan {
         let mut i = 0;
-        while let Some(&b) = bytes.get(i) {
-            if self.in_string {
-                if self.escape {
-                    self.escape = false;
-                    i += 1;
-                    continue;
+        if self.in_string {
+            match self.string_rest(bytes, 0) {
+                StringEnd::After(next) => i = next,
+                StringEnd::More => return Scan::More,
+                StringEnd::Corrupt(at) => return Scan::Corrupt(at),
+            }
+        }
+        let mut depth = self.depth;
+        let newline = if self.lines { NEWLINE } else { PLAIN };
+        let result = loop {
+            // Bytes that cannot change the nesting, in a loop of their own.
+            let (b, class) = loop {
+                let Some(&b) = bytes.get(i) else {
+                    self.depth = depth;
+                    return Scan::More;
+                };
+                i += 1;
+                let class = CLASS.get(usize::from(b)).copied().unwrap_or(PLAIN);
+                if class != PLAIN && (class != NEWLINE || newline == NEWLINE) {
+                    break (b, class);
                 }
-                match b {
-                    b'"' => self.in_string = false,
-                    b'\\' => self.escape = true,
-                    b'\n' => return Scan::Corrupt(i),
-                    _ => {
-                        // Jump to the next byte that can matter in a string.
-                        let rest = bytes.get(i..).unwrap_or_default();
-                        i += memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len());
-                        continue;
+            };
+            match class {
+                QUOTE => match self.string_rest(bytes, i) {
+                    StringEnd::After(next) => i = next,
+                    StringEnd::More => break Scan::More,
+                    StringEnd::Corrupt(at) => break Scan::Corrupt(at),
+                },
+                OPEN => depth = depth.saturating_add(1),
+                CLOSE => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        break Scan::End(i);
                     }
                 }
-            } else {
-                match b {
-                    b'"' => self.in_string = true,
-                    b'{' | b'[' => self.depth = self.depth.saturating_add(1),
-                    b'}' | b']' => {
-                        self.depth = self.depth.saturating_sub(1);
-                        if self.depth == 0 {
-                            return Scan::End(i + 1);
-                        }
-                    }
-                    b'\n' if self.lines => return Scan::Corrupt(i),
-                    _ => {}
+                _ => {
+                    debug_assert_eq!(b, b'\n');
+                    break Scan::Corrupt(i - 1);
                 }
             }
-            i += 1;
+        };
+        self.depth = depth;
+        result
+    }
+
+    /// Skips string content from `from` (`self.escape`: the byte there is
+    /// escaped). Leaves `self.in_string` set when the string goes on past
+    /// `bytes`.
+    #[inline(never)]
+    fn string_rest(&mut self, bytes: &[u8], from: usize) -> StringEnd {
+        let mut i = from;
+        self.in_string = true;
+        loop {
+            if self.escape {
+                if i >= bytes.len() {
+                    return StringEnd::More;
+                }
+                self.escape = false;
+                i += 1;
+            }
+            let Some(at) = find_byte(
+                bytes,
+                i,
+                |w| eq_mask(w, b'"') | eq_mask(w, b'\\') | eq_mask(w, b'\n'),
+                |b| matches!(b, b'"' | b'\\' | b'\n'),
+            ) else {
+                return StringEnd::More;
+            };
+            match bytes.get(at) {
+                Some(b'"') => {
+                    self.in_string = false;
+                    return StringEnd::After(at + 1);
+                }
+                Some(b'\\') => {
+                    self.escape = true;
+                    i = at + 1;
+                }
+                _ => return StringEnd::Corrupt(at),
+            }
         }
-        Scan::More
     }
 
     /// Adds bytes of the current value to the buffer, or to the skimmer
@@ -218,6 +267,37 @@ impl JsonSplitter {
         self.skim = None;
         self.skimmed = 0;
     }
+}
+
+const PLAIN: u8 = 0;
+const QUOTE: u8 = 1;
+const OPEN: u8 = 2;
+const CLOSE: u8 = 3;
+const NEWLINE: u8 = 4;
+
+/// What each byte means outside strings.
+static CLASS: [u8; 256] = classes();
+
+#[allow(clippy::indexing_slicing)] // const evaluation: an overrun fails the build
+const fn classes() -> [u8; 256] {
+    let mut class = [PLAIN; 256];
+    class[b'"' as usize] = QUOTE;
+    class[b'{' as usize] = OPEN;
+    class[b'[' as usize] = OPEN;
+    class[b'}' as usize] = CLOSE;
+    class[b']' as usize] = CLOSE;
+    class[b'\n' as usize] = NEWLINE;
+    class
+}
+
+/// Where a string ends, for [`JsonSplitter::string_rest`].
+enum StringEnd {
+    /// Just before this index (after the closing quote).
+    After(usize),
+    /// Not in these bytes.
+    More,
+    /// A raw line break at this index.
+    Corrupt(usize),
 }
 
 enum Scan {

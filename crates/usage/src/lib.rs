@@ -96,7 +96,9 @@
 //! search finds a non-null `"usage"`, `"usageMetadata"`, an Ollama count,
 //! `"error"` or a `"response.*"` type in it: the content deltas of a long
 //! stream are framed but never parsed. Complete messages inside one chunk
-//! are not copied.
+//! (a JSON document, a single-line SSE event) are not copied. A parsed
+//! message is read in one pass that keeps only the members some provider
+//! reads, borrowing their strings: no per-field allocation.
 //!
 //! # Bounds
 //!
@@ -117,8 +119,9 @@
 //! * At most [`MAX_ERRORS`] error messages of [`MAX_ERROR_MESSAGE_BYTES`] are
 //!   kept (all are counted); model and id are cut at [`MAX_ID_BYTES`].
 //! * [`UsageParser::buffered_bytes`] never exceeds
-//!   [`ParserConfig::memory_bound`]. Parsing one message with `serde_json`
-//!   needs transient memory proportional to that message (≤ the bound).
+//!   [`ParserConfig::memory_bound`]. Parsing one message needs transient
+//!   memory for the values it keeps (on the stack for a typical message,
+//!   proportional to the message beyond that, ≤ the bound).
 //!
 //! # Compressed bodies
 //!

@@ -9,7 +9,7 @@
 //! object and dropped.
 
 use crate::config::MAX_EVENT_NAME_BYTES;
-use crate::scan::push_bounded;
+use crate::scan::{eq_mask, find_byte, push_bounded};
 use crate::sink::FrameSink;
 use crate::skim::Skimmer;
 
@@ -87,68 +87,147 @@ impl SseFramer {
                     continue;
                 }
             }
-            match self.line {
-                Line::Start => match b {
-                    b'\n' | b'\r' => {
-                        self.after_cr = b == b'\r';
-                        self.dispatch(sink);
-                        i += 1;
-                    }
-                    b':' => {
-                        self.line = Line::Skip;
-                        i += 1;
-                    }
-                    _ => {
-                        self.line = Line::Field;
-                        self.field_len = 0;
-                        self.field_long = false;
-                    }
-                },
-                Line::Field => {
+            if self.line == Line::Start {
+                if let Some(next) = self.whole_line(chunk, i, sink) {
+                    i = next;
+                    continue;
+                }
+            }
+            i = self.step(chunk, i, sink);
+        }
+    }
+
+    /// At the start of a line: an `event:` line, or a whole single-line
+    /// `data:` event (its blank line included) that lies in `chunk`, read
+    /// in one go and dispatched straight from `chunk`, without copying.
+    /// Returns where it ended, or `None` (nothing done) for anything else:
+    /// the byte-wise [`SseFramer::step`] then takes it.
+    #[inline(never)]
+    fn whole_line(&mut self, chunk: &[u8], at: usize, sink: &mut impl FrameSink) -> Option<usize> {
+        let rest = chunk.get(at..)?;
+        let (is_data, value_at) = if rest.starts_with(b"data:") {
+            (true, at + 5)
+        } else if rest.starts_with(b"event:") {
+            (false, at + 6)
+        } else {
+            return None;
+        };
+        let value_at = match chunk.get(value_at) {
+            Some(b' ') => value_at + 1,
+            _ => value_at,
+        };
+        let eol = find_byte(
+            chunk,
+            value_at,
+            |w| eq_mask(w, b'\n') | eq_mask(w, b'\r'),
+            |b| b == b'\n' || b == b'\r',
+        )?;
+        let value = chunk.get(value_at..eol)?;
+        // The line break: `\n`, `\r` or `\r\n` (a `\r` ending the chunk
+        // cannot be told apart yet).
+        let mut next = eol + 1;
+        if chunk.get(eol) == Some(&b'\r') {
+            match chunk.get(next) {
+                Some(b'\n') => next += 1,
+                Some(_) => {}
+                None => return None,
+            }
+        }
+        if !is_data {
+            self.event_len = 0;
+            self.push_event(value);
+            return Some(next);
+        }
+        if self.has_data || self.skim.is_some() || value.len() > self.max {
+            return None;
+        }
+        // A blank line must follow for the event to be complete.
+        let blank = *chunk.get(next)?;
+        if blank != b'\n' && blank != b'\r' {
+            return None;
+        }
+        let name = self.event.get(..self.event_len).filter(|n| !n.is_empty());
+        sink.frame(name, value);
+        self.event_len = 0;
+        self.after_cr = blank == b'\r';
+        Some(next + 1)
+    }
+
+    /// One turn of the byte-wise state machine from `chunk[i]`: a byte of a
+    /// field name, or a run of a value up to its line break. Returns where
+    /// it stopped.
+    #[inline(never)]
+    fn step(&mut self, chunk: &[u8], mut i: usize, sink: &mut impl FrameSink) -> usize {
+        let Some(&b) = chunk.get(i) else {
+            return i;
+        };
+        match self.line {
+            Line::Start => match b {
+                b'\n' | b'\r' => {
+                    self.after_cr = b == b'\r';
+                    self.dispatch(sink);
                     i += 1;
-                    match b {
-                        b':' => self.start_value(),
-                        b'\n' | b'\r' => {
-                            // A field name alone: its value is empty.
-                            self.start_value();
-                            self.end_line(b);
+                }
+                b':' => {
+                    self.line = Line::Skip;
+                    i += 1;
+                }
+                _ => {
+                    self.line = Line::Field;
+                    self.field_len = 0;
+                    self.field_long = false;
+                }
+            },
+            Line::Field => {
+                i += 1;
+                match b {
+                    b':' => self.start_value(),
+                    b'\n' | b'\r' => {
+                        // A field name alone: its value is empty.
+                        self.start_value();
+                        self.end_line(b);
+                    }
+                    _ => match self.field.get_mut(self.field_len) {
+                        Some(slot) => {
+                            *slot = b;
+                            self.field_len += 1;
                         }
-                        _ => match self.field.get_mut(self.field_len) {
-                            Some(slot) => {
-                                *slot = b;
-                                self.field_len += 1;
-                            }
-                            None => self.field_long = true,
-                        },
+                        None => self.field_long = true,
+                    },
+                }
+            }
+            Line::Data | Line::Event | Line::Skip => {
+                let rest = chunk.get(i..).unwrap_or_default();
+                let mut value = rest;
+                if self.value_start && self.line != Line::Skip {
+                    self.value_start = false;
+                    if let Some(tail) = value.strip_prefix(b" ") {
+                        value = tail;
                     }
                 }
-                Line::Data | Line::Event | Line::Skip => {
-                    let rest = chunk.get(i..).unwrap_or_default();
-                    let mut value = rest;
-                    if self.value_start && self.line != Line::Skip {
-                        self.value_start = false;
-                        if let Some(tail) = value.strip_prefix(b" ") {
-                            value = tail;
-                        }
-                    }
-                    let eol = memchr::memchr2(b'\n', b'\r', value);
-                    let (text, end) = match eol {
-                        Some(at) => (value.get(..at).unwrap_or_default(), value.get(at).copied()),
-                        None => (value, None),
-                    };
-                    match self.line {
-                        Line::Data => self.push_data(text),
-                        Line::Event => self.push_event(text),
-                        _ => {}
-                    }
-                    i += rest.len() - value.len() + text.len();
-                    if let Some(end) = end {
-                        i += 1;
-                        self.end_line(end);
-                    }
+                let eol = find_byte(
+                    value,
+                    0,
+                    |w| eq_mask(w, b'\n') | eq_mask(w, b'\r'),
+                    |b| b == b'\n' || b == b'\r',
+                );
+                let (text, end) = match eol {
+                    Some(at) => (value.get(..at).unwrap_or_default(), value.get(at).copied()),
+                    None => (value, None),
+                };
+                match self.line {
+                    Line::Data => self.push_data(text),
+                    Line::Event => self.push_event(text),
+                    _ => {}
+                }
+                i += rest.len() - value.len() + text.len();
+                if let Some(end) = end {
+                    i += 1;
+                    self.end_line(end);
                 }
             }
         }
+        i
     }
 
     /// End of body: a pending event is dispatched even without its blank

@@ -11,23 +11,21 @@
 //! rendering of a stream (`{"contentBlockDelta": {...}}` per line) is read
 //! too.
 
-use serde_json::Value;
-
 use crate::accumulate::Accumulator;
 use crate::extract::Text;
-use crate::json::{count_at, get, index_at, items, path, str_at, text_of};
+use crate::json::{count_at, get, index_at, items, path, str_at, text_of, J, K};
 use crate::report::Usage;
 
-use super::BEDROCK_EVENTS;
+use super::{bedrock_event, BEDROCK_EVENTS};
 
 /// Reads a Bedrock `usage` object; `None` when it has no count.
-pub(crate) fn usage(u: &Value) -> Option<Usage> {
+pub(crate) fn usage(u: J<'_>) -> Option<Usage> {
     let usage = Usage {
-        input_tokens: count_at(u, "inputTokens"),
-        output_tokens: count_at(u, "outputTokens"),
-        total_tokens: count_at(u, "totalTokens"),
-        cached_input_tokens: count_at(u, "cacheReadInputTokens"),
-        cache_creation_input_tokens: count_at(u, "cacheWriteInputTokens"),
+        input_tokens: count_at(u, K::inputTokens),
+        output_tokens: count_at(u, K::outputTokens),
+        total_tokens: count_at(u, K::totalTokens),
+        cached_input_tokens: count_at(u, K::cacheReadInputTokens),
+        cache_creation_input_tokens: count_at(u, K::cacheWriteInputTokens),
         reasoning_tokens: None,
         input_includes_cache: false,
         output_includes_reasoning: true,
@@ -35,15 +33,16 @@ pub(crate) fn usage(u: &Value) -> Option<Usage> {
     usage.has_counts().then_some(usage)
 }
 
-pub(crate) fn apply(acc: &mut Accumulator, name: Option<&str>, v: &Value) {
-    match name {
-        Some(event) if BEDROCK_EVENTS.contains(&event) => stream_event(acc, event, v),
-        _ => {
+#[inline(never)]
+pub(crate) fn apply(acc: &mut Accumulator, name: Option<&str>, v: J<'_>) {
+    match name.and_then(bedrock_event) {
+        Some(event) => stream_event(acc, event, v),
+        None => {
             // JSON rendering of stream events: `{"<eventType>": {...}}`.
             let mut wrapped = false;
-            for event in BEDROCK_EVENTS {
-                if let Some(inner) = get(v, event) {
-                    stream_event(acc, event, inner);
+            for (_, event) in BEDROCK_EVENTS {
+                if let Some(inner) = get(v, *event) {
+                    stream_event(acc, *event, inner);
                     wrapped = true;
                 }
             }
@@ -54,39 +53,39 @@ pub(crate) fn apply(acc: &mut Accumulator, name: Option<&str>, v: &Value) {
     }
 }
 
-fn stream_event(acc: &mut Accumulator, event: &str, v: &Value) {
+fn stream_event(acc: &mut Accumulator, event: K, v: J<'_>) {
     match event {
-        "contentBlockStart" => {
-            if let Some(tool) = path(v, &["start", "toolUse"]) {
+        K::contentBlockStart => {
+            if let Some(tool) = path(v, &[K::start, K::toolUse]) {
                 acc.tool_call(
-                    index_at(v, "contentBlockIndex"),
-                    str_at(tool, "toolUseId"),
-                    str_at(tool, "name"),
+                    index_at(v, K::contentBlockIndex),
+                    str_at(tool, K::toolUseId),
+                    str_at(tool, K::name),
                     None,
                 );
             }
         }
-        "contentBlockDelta" => {
-            let Some(delta) = get(v, "delta") else {
+        K::contentBlockDelta => {
+            let Some(delta) = get(v, K::delta) else {
                 return;
             };
-            acc.text(Text::Answer, str_at(delta, "text"));
+            acc.text(Text::Answer, str_at(delta, K::text));
             acc.text(
                 Text::Reasoning,
-                path(delta, &["reasoningContent", "text"]).and_then(Value::as_str),
+                path(delta, &[K::reasoningContent, K::text]).and_then(J::as_str),
             );
-            if let Some(tool) = get(delta, "toolUse") {
+            if let Some(tool) = get(delta, K::toolUse) {
                 acc.tool_call(
-                    index_at(v, "contentBlockIndex"),
+                    index_at(v, K::contentBlockIndex),
                     None,
                     None,
-                    str_at(tool, "input"),
+                    str_at(tool, K::input),
                 );
             }
         }
-        "messageStop" => acc.end(),
-        "metadata" => {
-            if let Some(usage) = get(v, "usage").and_then(usage) {
+        K::messageStop => acc.end(),
+        K::metadata => {
+            if let Some(usage) = get(v, K::usage).and_then(usage) {
                 acc.replace_usage(usage);
             }
         }
@@ -95,28 +94,28 @@ fn stream_event(acc: &mut Accumulator, event: &str, v: &Value) {
 }
 
 /// A complete (non-streamed) Converse response.
-fn complete(acc: &mut Accumulator, v: &Value) {
-    if let Some(usage) = get(v, "usage").and_then(usage) {
+fn complete(acc: &mut Accumulator, v: J<'_>) {
+    if let Some(usage) = get(v, K::usage).and_then(usage) {
         acc.replace_usage(usage);
     }
-    for block in path(v, &["output", "message"])
+    for block in path(v, &[K::output, K::message])
         .into_iter()
-        .flat_map(|m| items(m, "content"))
+        .flat_map(|m| items(m, K::content))
     {
-        acc.text(Text::Answer, str_at(block, "text"));
-        let reasoning = path(block, &["reasoningContent", "reasoningText", "text"]);
-        acc.text(Text::Reasoning, reasoning.and_then(Value::as_str));
-        if let Some(tool) = get(block, "toolUse") {
-            let args = text_of(get(tool, "input"));
+        acc.text(Text::Answer, str_at(block, K::text));
+        let reasoning = path(block, &[K::reasoningContent, K::reasoningText, K::text]);
+        acc.text(Text::Reasoning, reasoning.and_then(J::as_str));
+        if let Some(tool) = get(block, K::toolUse) {
+            let args = text_of(get(tool, K::input));
             acc.tool_call(
                 None,
-                str_at(tool, "toolUseId"),
-                str_at(tool, "name"),
+                str_at(tool, K::toolUseId),
+                str_at(tool, K::name),
                 args.as_deref(),
             );
         }
     }
-    if get(v, "stopReason").is_some() {
+    if get(v, K::stopReason).is_some() {
         acc.end();
     }
 }

@@ -10,57 +10,56 @@
 //! `candidates[].content.parts[]`: `text` (reasoning when `thought` is
 //! true) and `functionCall`.
 
-use serde_json::Value;
-
 use crate::accumulate::Accumulator;
 use crate::extract::Text;
-use crate::json::{count_at, get, items, str_at, text_of};
+use crate::json::{count_at, get, items, str_at, text_of, J, K};
 use crate::report::Usage;
 
 /// Reads a Gemini `usageMetadata` object; `None` when it has no count.
-pub(crate) fn usage(m: &Value) -> Option<Usage> {
+pub(crate) fn usage(m: J<'_>) -> Option<Usage> {
     let usage = Usage {
-        input_tokens: count_at(m, "promptTokenCount"),
-        output_tokens: count_at(m, "candidatesTokenCount"),
-        total_tokens: count_at(m, "totalTokenCount"),
-        cached_input_tokens: count_at(m, "cachedContentTokenCount"),
+        input_tokens: count_at(m, K::promptTokenCount),
+        output_tokens: count_at(m, K::candidatesTokenCount),
+        total_tokens: count_at(m, K::totalTokenCount),
+        cached_input_tokens: count_at(m, K::cachedContentTokenCount),
         cache_creation_input_tokens: None,
-        reasoning_tokens: count_at(m, "thoughtsTokenCount"),
+        reasoning_tokens: count_at(m, K::thoughtsTokenCount),
         input_includes_cache: true,
         output_includes_reasoning: false,
     };
     usage.has_counts().then_some(usage)
 }
 
-pub(crate) fn apply(acc: &mut Accumulator, v: &Value) {
-    acc.set_response_id(str_at(v, "responseId"));
-    acc.set_model(str_at(v, "modelVersion"));
-    if let Some(usage) = get(v, "usageMetadata").and_then(usage) {
+#[inline(never)]
+pub(crate) fn apply(acc: &mut Accumulator, v: J<'_>) {
+    acc.set_response_id(str_at(v, K::responseId));
+    acc.set_model(str_at(v, K::modelVersion));
+    if let Some(usage) = get(v, K::usageMetadata).and_then(usage) {
         acc.replace_usage(usage);
     }
-    for candidate in items(v, "candidates") {
-        for part in get(candidate, "content")
+    for candidate in items(v, K::candidates) {
+        for part in get(candidate, K::content)
             .into_iter()
-            .flat_map(|c| items(c, "parts"))
+            .flat_map(|c| items(c, K::parts))
         {
-            let thought = get(part, "thought").and_then(Value::as_bool) == Some(true);
+            let thought = get(part, K::thought).and_then(J::as_bool) == Some(true);
             let which = if thought {
                 Text::Reasoning
             } else {
                 Text::Answer
             };
-            acc.text(which, str_at(part, "text"));
-            if let Some(call) = get(part, "functionCall") {
-                let args = text_of(get(call, "args"));
+            acc.text(which, str_at(part, K::text));
+            if let Some(call) = get(part, K::functionCall) {
+                let args = text_of(get(call, K::args));
                 acc.tool_call(
                     None,
-                    str_at(call, "id"),
-                    str_at(call, "name"),
+                    str_at(call, K::id),
+                    str_at(call, K::name),
                     args.as_deref(),
                 );
             }
         }
-        if get(candidate, "finishReason").is_some() {
+        if get(candidate, K::finishReason).is_some() {
             acc.end();
         }
     }
