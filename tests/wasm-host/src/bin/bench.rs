@@ -1,8 +1,9 @@
-//! `make bench`: wasm instructions (wasmi fuel) per request for each plugin, in the wasm host.
+//! `make bench`: wasm fuel per request for each plugin, in the wasm host.
 //!
-//! Fuel counts executed wasm instructions, so it is repeatable and independent of machine load;
-//! it tracks the CPU a plugin costs in a real proxy (V8 compiles the same code) without the
-//! noise of a wall-clock benchmark. Envoy throughput figures live in the README.
+//! Fuel is wasmi's instruction metering: repeatable and independent of machine load, but it
+//! charges each straight-line block when it is entered, so it over-counts code that is skipped
+//! inside a block. Compare fuel with fuel (before/after a change); for time, see the real Envoy
+//! figures of `envoy_bench`.
 //!
 //! Also: the usage parser compiled to wasm (`tests/parser-filter`), fuel per KiB of an OpenAI SSE
 //! stream and its buffered bytes at the end, for 10 KiB to 10 MiB streams.
