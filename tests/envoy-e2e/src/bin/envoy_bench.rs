@@ -179,6 +179,11 @@ fn main() {
             "ai-token-ratelimit",
             filter_yaml("ai-token-ratelimit", limit),
         ),
+        // No limit applies: what the plugin costs just by being there.
+        (
+            "ratelimit, no limit",
+            filter_yaml("ai-token-ratelimit", "{}"),
+        ),
         ("ai-quota", filter_yaml("ai-quota", "{}")),
         ("ai-statistics", filter_yaml("ai-statistics", "{}")),
     ];
