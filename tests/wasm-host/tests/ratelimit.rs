@@ -419,3 +419,44 @@ fn fallback_rewrites_the_routing_header_when_headers_are_held() {
     let forwarded: Value = serde_json::from_slice(stream.request_body()).unwrap();
     assert_eq!(forwarded["model"], "gpt-4o-mini");
 }
+
+/// A provider error without usage (e.g. a 500) did no generation: the reservation is given back
+/// in full, while a 200 without usage is charged an estimate.
+#[test]
+fn provider_error_without_usage_is_not_charged() {
+    for backend in Backend::all() {
+        let env = backend.env();
+        let config = backend.config(json!({
+            "rule_name": "errors",
+            "rule_items": [{"limit_by_per_header": "x-api-key",
+                            "limit_keys": [{"key": "*", "token_per_minute": 1000}]}]
+        }));
+        let mut vm = load(&env, &config);
+        env.set_now_ms(1_800_000_000_000);
+        let name = backend.name();
+        let (id, decided) = start(&mut vm, "k", &chat_body(100));
+        assert!(admitted(&mut vm, id, decided), "{name}");
+        vm.response_headers(
+            id,
+            &[(":status", "500"), ("content-type", "application/json")],
+            false,
+        )
+        .unwrap();
+        vm.response_body(id, br#"{"error":{"message":"upstream failed"}}"#, true)
+            .unwrap();
+        vm.complete(id).unwrap();
+        vm.deliver_redis().unwrap();
+        // Nothing was charged: the next request sees the whole minute minus its own reservation.
+        let next = request(&mut vm, "k", &chat_body(100), (1, 1));
+        let remaining: u64 = next
+            .header("x-ai-ratelimit-remaining")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let reserved = 1000 - remaining;
+        assert!(
+            (100..=120).contains(&reserved),
+            "{name}: only the new reservation, got {reserved}"
+        );
+    }
+}
