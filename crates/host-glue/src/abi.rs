@@ -58,6 +58,15 @@ mod imports {
         ) -> u32;
         pub fn proxy_continue_stream(stream: u32) -> u32;
         pub fn proxy_set_effective_context(context_id: u32) -> u32;
+        pub fn proxy_get_header_map_value(
+            map: u32,
+            key: *const u8,
+            key_size: usize,
+            value: *mut *mut u8,
+            value_size: *mut usize,
+        ) -> u32;
+        pub fn proxy_get_header_map_pairs(map: u32, data: *mut *mut u8, size: *mut usize) -> u32;
+        pub fn proxy_remove_header_map_value(map: u32, key: *const u8, key_size: usize) -> u32;
         pub fn proxy_replace_header_map_value(
             map: u32,
             key: *const u8,
@@ -117,6 +126,45 @@ pub(crate) fn serialize_headers(headers: &[(&str, &str)]) -> Vec<u8> {
         out.push(0);
     }
     out
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+/// Reads the Proxy-Wasm header map encoding (see [`serialize_headers`]). Names are header
+/// tokens and are read as text (lossy); values stay bytes. Malformed input yields the pairs
+/// that could be read before the fault: the host wrote it, but nothing here may panic on it.
+pub(crate) fn deserialize_headers(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    fn u32_at(bytes: &[u8], at: usize) -> Option<usize> {
+        let word = bytes.get(at..at.checked_add(4)?)?;
+        let word: [u8; 4] = word.try_into().ok()?;
+        usize::try_from(u32::from_le_bytes(word)).ok()
+    }
+    let Some(count) = u32_at(bytes, 0) else {
+        return Vec::new();
+    };
+    // Each pair needs at least 8 size bytes and 2 NULs: a count beyond that is a lie.
+    let count = count.min(bytes.len() / 10);
+    let mut sizes = Vec::with_capacity(count);
+    for i in 0..count {
+        let at = 4 + i * 8;
+        match (u32_at(bytes, at), u32_at(bytes, at + 4)) {
+            (Some(name), Some(value)) => sizes.push((name, value)),
+            _ => return Vec::new(),
+        }
+    }
+    let mut pos = 4 + count * 8;
+    let mut pairs = Vec::with_capacity(count);
+    for (name_len, value_len) in sizes {
+        let name_end = pos.saturating_add(name_len);
+        let value_start = name_end.saturating_add(1);
+        let value_end = value_start.saturating_add(value_len);
+        let (Some(name), Some(value)) = (bytes.get(pos..name_end), bytes.get(value_start..value_end))
+        else {
+            break;
+        };
+        pairs.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
+        pos = value_end.saturating_add(1);
+    }
+    pairs
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -214,22 +262,66 @@ mod calls {
         }
     }
 
-    pub fn continue_request() -> u32 {
-        // SAFETY: plain value (0 = the HTTP request stream).
-        unsafe { proxy_continue_stream(0) }
-    }
-
-    pub fn set_effective_context(context_id: u32) -> u32 {
+    /// Stream type 0 is the HTTP request, 1 the response.
+    pub fn continue_stream(stream: u32) -> u32 {
         // SAFETY: plain value.
-        unsafe { proxy_set_effective_context(context_id) }
+        unsafe { proxy_continue_stream(stream) }
     }
 
-    /// Map type 0 is the HTTP request headers.
-    pub fn set_request_header(name: &str, value: &str) -> u32 {
-        // SAFETY: pointers and lengths describe live strings.
+    /// Buffer type 7 is the plugin configuration.
+    pub fn plugin_configuration() -> Option<Vec<u8>> {
+        get_buffer(7, 0, usize::MAX)
+    }
+
+    fn get_buffer(buffer: u32, start: usize, max: usize) -> Option<Vec<u8>> {
+        let (mut data, mut got) = (null_mut(), 0usize);
+        // SAFETY: out-pointers are valid; a returned buffer is ours.
+        let status = unsafe { proxy_get_buffer_bytes(buffer, start, max, &mut data, &mut got) };
+        if status != 0 {
+            return None;
+        }
+        take_host_buffer(data, got).or_else(|| Some(Vec::new()))
+    }
+
+    /// Buffer types 0 and 1 are the HTTP request and response bodies.
+    pub fn get_body(buffer: u32, start: usize, size: usize) -> Option<Vec<u8>> {
+        get_buffer(buffer, start, size)
+    }
+
+    pub fn set_body(buffer: u32, start: usize, size: usize, data: &[u8]) -> u32 {
+        // SAFETY: pointer and length describe a live buffer.
+        unsafe { proxy_set_buffer_bytes(buffer, start, size, data.as_ptr(), data.len()) }
+    }
+
+    pub fn get_header(map: u32, name: &str) -> Option<Vec<u8>> {
+        let (mut data, mut size) = (null_mut(), 0usize);
+        // SAFETY: pointers describe a live string; out-pointers are valid; the buffer is ours.
+        let status = unsafe {
+            proxy_get_header_map_value(map, name.as_ptr(), name.len(), &mut data, &mut size)
+        };
+        if status != 0 {
+            return None;
+        }
+        take_host_buffer(data, size).or_else(|| Some(Vec::new()))
+    }
+
+    pub fn get_headers(map: u32) -> Vec<(String, Vec<u8>)> {
+        let (mut data, mut size) = (null_mut(), 0usize);
+        // SAFETY: out-pointers are valid; a returned buffer is ours.
+        let status = unsafe { proxy_get_header_map_pairs(map, &mut data, &mut size) };
+        if status != 0 {
+            return Vec::new();
+        }
+        take_host_buffer(data, size)
+            .map(|bytes| deserialize_headers(&bytes))
+            .unwrap_or_default()
+    }
+
+    pub fn replace_header(map: u32, name: &str, value: &[u8]) -> u32 {
+        // SAFETY: pointers and lengths describe live buffers.
         unsafe {
             proxy_replace_header_map_value(
-                0,
+                map,
                 name.as_ptr(),
                 name.len(),
                 value.as_ptr(),
@@ -238,21 +330,19 @@ mod calls {
         }
     }
 
-    /// Buffer type 0 is the HTTP request body; start 0 and the largest size replace all of it.
-    pub fn replace_request_body(body: &[u8]) -> u32 {
-        // SAFETY: pointer and length describe a live buffer.
-        unsafe { proxy_set_buffer_bytes(0, 0, usize::MAX, body.as_ptr(), body.len()) }
+    pub fn remove_header(map: u32, name: &str) -> u32 {
+        // SAFETY: pointer and length describe a live string.
+        unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) }
+    }
+
+    pub fn set_effective_context(context_id: u32) -> u32 {
+        // SAFETY: plain value.
+        unsafe { proxy_set_effective_context(context_id) }
     }
 
     /// Buffer type 9 is Higress's `RedisCallResponse`.
     pub fn redis_reply(size: usize) -> Option<Vec<u8>> {
-        let (mut data, mut got) = (null_mut(), 0usize);
-        // SAFETY: out-pointers are valid; a returned buffer is ours.
-        let status = unsafe { proxy_get_buffer_bytes(9, 0, size, &mut data, &mut got) };
-        if status != 0 {
-            return None;
-        }
-        take_host_buffer(data, got).or_else(|| Some(Vec::new()))
+        get_buffer(9, 0, size)
     }
 }
 
@@ -292,16 +382,31 @@ mod calls {
     pub fn send_local_response(_: u32, _: &[(&str, &str)], _: &[u8]) -> u32 {
         UNSUPPORTED
     }
-    pub fn continue_request() -> u32 {
+    pub fn continue_stream(_: u32) -> u32 {
+        UNSUPPORTED
+    }
+    pub fn plugin_configuration() -> Option<Vec<u8>> {
+        None
+    }
+    pub fn get_body(_: u32, _: usize, _: usize) -> Option<Vec<u8>> {
+        None
+    }
+    pub fn set_body(_: u32, _: usize, _: usize, _: &[u8]) -> u32 {
+        UNSUPPORTED
+    }
+    pub fn get_header(_: u32, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    pub fn get_headers(_: u32) -> Vec<(String, Vec<u8>)> {
+        Vec::new()
+    }
+    pub fn replace_header(_: u32, _: &str, _: &[u8]) -> u32 {
+        UNSUPPORTED
+    }
+    pub fn remove_header(_: u32, _: &str) -> u32 {
         UNSUPPORTED
     }
     pub fn set_effective_context(_: u32) -> u32 {
-        UNSUPPORTED
-    }
-    pub fn replace_request_body(_: &[u8]) -> u32 {
-        UNSUPPORTED
-    }
-    pub fn set_request_header(_: &str, _: &str) -> u32 {
         UNSUPPORTED
     }
     pub fn redis_reply(_: usize) -> Option<Vec<u8>> {
@@ -323,6 +428,22 @@ mod tests {
             b"filter_state\0wasm.ai_log".to_vec()
         );
         assert_eq!(property_path(&["route_name"]), b"route_name".to_vec());
+    }
+
+    #[test]
+    fn headers_deserialise_with_byte_values_and_survive_garbage() {
+        let mut bytes = serialize_headers(&[("a", "bc"), ("x-id", "v")]);
+        // A value byte that is not UTF-8 stays as it is.
+        let value_at = bytes.len() - 2;
+        bytes[value_at] = 0xff;
+        assert_eq!(
+            deserialize_headers(&bytes),
+            vec![("a".to_string(), b"bc".to_vec()), ("x-id".to_string(), vec![0xff])]
+        );
+        for cut in 0..bytes.len() {
+            let _ = deserialize_headers(&bytes[..cut]);
+        }
+        assert!(deserialize_headers(&[0xff, 0xff, 0xff, 0xff, 1]).is_empty());
     }
 
     #[test]

@@ -1,7 +1,15 @@
-//! The small host trait the plugin logic talks to, and its Proxy-Wasm implementation.
+//! The host seam: the one trait every plugin and shared crate talks to, and its Proxy-Wasm
+//! implementation.
 //!
-//! Logic above this crate never calls `proxy_wasm::hostcalls` itself: it takes an `&impl Host`,
-//! so native unit tests can hand it [`crate::mock::MockHost`] instead of a real proxy.
+//! Logic above this crate never calls the proxy-wasm SDK's getters or setters (their string
+//! variants unwrap UTF-8 and host statuses inside, so one client byte could kill the VM; the root
+//! `clippy.toml` forbids them). It takes an `&impl Host`: [`ProxyWasmHost`] in the proxy,
+//! [`crate::mock::MockHost`] in native tests. Header values and bodies are bytes; every call that
+//! can fail says so in its result, and nothing here panics on what the host returns.
+//!
+//! The trait is deliberately narrow (headers, bodies, resume, local reply, properties, shared
+//! data, metrics, Redis, time, logs), so another host could implement it later (for example
+//! Envoy's dynamic modules, a native filter ABI without a Wasm VM).
 
 use crate::abi;
 use proxy_wasm::types::{LogLevel, MetricType, Status};
@@ -33,7 +41,29 @@ pub enum CasOutcome {
     Conflict,
 }
 
-/// The host functions the plugin logic needs, one method per host call.
+/// One header map of the current HTTP stream (Proxy-Wasm map types 0–3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderMap {
+    /// The request headers (pseudo-headers `:path`, `:authority`, ... included).
+    RequestHeaders = 0,
+    /// The request trailers.
+    RequestTrailers = 1,
+    /// The response headers (`:status` included).
+    ResponseHeaders = 2,
+    /// The response trailers.
+    ResponseTrailers = 3,
+}
+
+/// One direction of the current HTTP stream: its body buffer, or the stream to resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Client to upstream.
+    Request = 0,
+    /// Upstream to client.
+    Response = 1,
+}
+
+/// The host functions the plugins need, one method per host call.
 pub trait Host {
     /// Wall-clock time in milliseconds since the Unix epoch, as the proxy sees it.
     fn now_ms(&self) -> u64;
@@ -41,10 +71,50 @@ pub trait Host {
     fn log_enabled(&self, level: LogLevel) -> bool;
     /// Writes one log line.
     fn log(&self, level: LogLevel, message: &str);
+    /// The plugin configuration (only during `on_configure`); `None` when there is none.
+    fn plugin_configuration(&self) -> Option<Vec<u8>>;
     /// Reads a property such as `["route_name"]`; `None` when the host has no value.
     fn get_property(&self, path: &[&str]) -> Option<Vec<u8>>;
     /// Sets a property (filter state), e.g. `["ai_log"]`.
     fn set_property(&self, path: &[&str], value: &[u8]) -> Result<(), HostError>;
+
+    /// The value of header `name` (lower-case) of `map`, as the bytes the client sent; `None`
+    /// when absent or when the map cannot be read now. A repeated header comes joined by `,`.
+    fn header(&self, map: HeaderMap, name: &str) -> Option<Vec<u8>>;
+    /// Every header of `map` in order (names as text, values as bytes); empty when it cannot be
+    /// read now.
+    fn headers(&self, map: HeaderMap) -> Vec<(String, Vec<u8>)>;
+    /// Sets header `name` of `map` to `value`, replacing every earlier value.
+    fn set_header(&self, map: HeaderMap, name: &str, value: &[u8]) -> Result<(), HostError>;
+    /// Removes header `name` from `map`.
+    fn remove_header(&self, map: HeaderMap, name: &str) -> Result<(), HostError>;
+
+    /// `size` bytes from `start` of the body buffer of `direction` (what the current body
+    /// callback holds: the newest chunk, or everything buffered while the filter paused).
+    /// `None` when the buffer cannot be read now; an empty buffer reads as `Some` empty.
+    fn body(&self, direction: Direction, start: usize, size: usize) -> Option<Vec<u8>>;
+    /// Envoy's buffer edit: with `start == 0`, drains `size` bytes from the front and puts
+    /// `data` in their place (so `size >= len` replaces the whole buffer); with `start >= len`
+    /// appends. Envoy supports nothing else.
+    fn set_body(
+        &self,
+        direction: Direction,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> Result<(), HostError>;
+    /// Resumes `direction` of the current stream after a pause.
+    fn resume(&self, direction: Direction) -> Result<(), HostError>;
+    /// Sends a local reply on the current HTTP stream instead of forwarding it.
+    fn send_local_reply(
+        &self,
+        status: u32,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), HostError>;
+    /// Makes `context_id` the stream later calls act on (used in callbacks on the root context).
+    fn set_effective_context(&self, context_id: u32) -> Result<(), HostError>;
+
     /// Reads a shared-data key: its value and the CAS token for a later write.
     fn get_shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>);
     /// Writes a shared-data key if its CAS token still matches (`None`: write unconditionally).
@@ -60,21 +130,7 @@ pub trait Host {
     fn increment_metric(&self, id: u32, delta: i64) -> Result<(), HostError>;
     /// Sets a gauge or records a histogram sample.
     fn record_metric(&self, id: u32, value: u64) -> Result<(), HostError>;
-    /// Sends a local reply on the current HTTP stream instead of forwarding it.
-    fn send_local_reply(
-        &self,
-        status: u32,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(), HostError>;
-    /// Resumes the current HTTP request after a pause.
-    fn resume_request(&self) -> Result<(), HostError>;
-    /// Replaces the whole (held) request body of the current stream.
-    fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError>;
-    /// Sets a request header of the current stream (only while its headers are held).
-    fn set_request_header(&self, name: &str, value: &str) -> Result<(), HostError>;
-    /// Makes `context_id` the stream later calls act on (used in callbacks on the root context).
-    fn set_effective_context(&self, context_id: u32) -> Result<(), HostError>;
+
     /// Higress `proxy_redis_init`.
     fn redis_init(
         &self,
@@ -89,7 +145,7 @@ pub trait Host {
     fn redis_reply(&self, size: usize) -> Option<Vec<u8>>;
 }
 
-/// The real host: every method is one Proxy-Wasm host call.
+/// The real host: every method is one Proxy-Wasm host call through our own imports.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ProxyWasmHost;
 
@@ -114,12 +170,63 @@ impl Host for ProxyWasmHost {
         abi::log(level, message);
     }
 
+    fn plugin_configuration(&self) -> Option<Vec<u8>> {
+        abi::plugin_configuration()
+    }
+
     fn get_property(&self, path: &[&str]) -> Option<Vec<u8>> {
         abi::get_property(path)
     }
 
     fn set_property(&self, path: &[&str], value: &[u8]) -> Result<(), HostError> {
         status(abi::set_property(path, value))
+    }
+
+    fn header(&self, map: HeaderMap, name: &str) -> Option<Vec<u8>> {
+        abi::get_header(map as u32, name)
+    }
+
+    fn headers(&self, map: HeaderMap) -> Vec<(String, Vec<u8>)> {
+        abi::get_headers(map as u32)
+    }
+
+    fn set_header(&self, map: HeaderMap, name: &str, value: &[u8]) -> Result<(), HostError> {
+        status(abi::replace_header(map as u32, name, value))
+    }
+
+    fn remove_header(&self, map: HeaderMap, name: &str) -> Result<(), HostError> {
+        status(abi::remove_header(map as u32, name))
+    }
+
+    fn body(&self, direction: Direction, start: usize, size: usize) -> Option<Vec<u8>> {
+        abi::get_body(direction as u32, start, size)
+    }
+
+    fn set_body(
+        &self,
+        direction: Direction,
+        start: usize,
+        size: usize,
+        data: &[u8],
+    ) -> Result<(), HostError> {
+        status(abi::set_body(direction as u32, start, size, data))
+    }
+
+    fn resume(&self, direction: Direction) -> Result<(), HostError> {
+        status(abi::continue_stream(direction as u32))
+    }
+
+    fn send_local_reply(
+        &self,
+        status_code: u32,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), HostError> {
+        status(abi::send_local_response(status_code, headers, body))
+    }
+
+    fn set_effective_context(&self, context_id: u32) -> Result<(), HostError> {
+        status(abi::set_effective_context(context_id))
     }
 
     fn get_shared_data(&self, key: &str) -> (Option<Vec<u8>>, Option<u32>) {
@@ -149,31 +256,6 @@ impl Host for ProxyWasmHost {
 
     fn record_metric(&self, id: u32, value: u64) -> Result<(), HostError> {
         status(abi::record_metric(id, value))
-    }
-
-    fn send_local_reply(
-        &self,
-        status_code: u32,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> Result<(), HostError> {
-        status(abi::send_local_response(status_code, headers, body))
-    }
-
-    fn resume_request(&self) -> Result<(), HostError> {
-        status(abi::continue_request())
-    }
-
-    fn set_effective_context(&self, context_id: u32) -> Result<(), HostError> {
-        status(abi::set_effective_context(context_id))
-    }
-
-    fn replace_request_body(&self, body: &[u8]) -> Result<(), HostError> {
-        status(abi::replace_request_body(body))
-    }
-
-    fn set_request_header(&self, name: &str, value: &str) -> Result<(), HostError> {
-        status(abi::set_request_header(name, value))
     }
 
     fn redis_init(

@@ -1,15 +1,18 @@
 //! Everything our plugins need from the proxy, in one place.
 //!
-//! - [`Host`]: the small trait the plugin logic talks to; [`ProxyWasmHost`] is the real proxy,
-//!   [`mock::MockHost`] (feature `mock`) an in-memory one for native tests.
+//! - [`Host`]: the host seam, the one trait plugin logic talks to (header values and bodies as
+//!   bytes, every failure a `Result`); [`ProxyWasmHost`] is the real proxy, [`mock::MockHost`]
+//!   (feature `mock`) an in-memory one for native tests.
 //! - [`redis`]: Higress's Redis callouts (feature `higress`), the `redis` config block and
-//!   cluster-name rule, and delivery of replies to the HTTP context that asked.
-//! - [`shared_counter`]: counters in shared data with compare-and-swap, exact across workers.
+//!   cluster-name rule, delivery of replies to the HTTP context that asked, and the Lua script
+//!   runner with its `NOSCRIPT` fallback ([`redis::script`]).
+//! - [`shared_counter`]: the one compare-and-swap update of shared data, exact across workers.
 //! - [`properties`], [`metrics`], [`log`], [`reply`]: `ai_log` and span tags, cached metric ids,
 //!   Higress-style log lines, local replies.
 //! - [`plugin`]: what every plugin does at start: panic hook, build info, loading its config.
 
 mod abi;
+mod completion;
 mod host;
 pub mod log;
 pub mod metrics;
@@ -21,7 +24,8 @@ pub mod redis;
 pub mod reply;
 pub mod shared_counter;
 
-pub use host::{CasOutcome, Host, HostError, ProxyWasmHost};
+pub use completion::Completion;
+pub use host::{CasOutcome, Direction, HeaderMap, Host, HostError, ProxyWasmHost};
 pub use resp_codec;
 
 /// Whether this build can talk to Redis (the `higress` build).

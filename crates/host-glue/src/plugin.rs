@@ -1,6 +1,6 @@
 //! What every plugin does when its VM starts and when it is configured.
 
-use crate::host::Host;
+use crate::host::{HeaderMap, Host};
 use crate::log::PluginLog;
 use crate::properties::get_string;
 use crate::redis::RedisClient;
@@ -191,8 +191,9 @@ impl<C: 'static> RootContext for PluginRoot<C> {
     }
 
     fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
-        let json = self.get_plugin_configuration().unwrap_or_default();
-        self.configure(&crate::ProxyWasmHost, &json).is_ok()
+        let host = crate::ProxyWasmHost;
+        let json = host.plugin_configuration().unwrap_or_default();
+        self.configure(&host, &json).is_ok()
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
@@ -265,8 +266,12 @@ impl<C: 'static> HttpContext for ConfigProbe<C> {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> proxy_wasm::types::Action {
         let host = crate::ProxyWasmHost;
         if host.log_enabled(LogLevel::Debug) {
-            let authority = self.get_http_request_header(":authority");
-            let request_id = self.get_http_request_header("x-request-id");
+            let text = |name| {
+                host.header(HeaderMap::RequestHeaders, name)
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+            };
+            let authority = text(":authority");
+            let request_id = text("x-request-id");
             let log = PluginLog::request(self.plugin, request_id.as_deref());
             match select_config(&host, &self.envelope, authority.as_deref()) {
                 Some(selected) => {

@@ -2,14 +2,23 @@
 //!
 //! Shared data is one key-value store per Envoy process, shared by every worker thread's VM. A
 //! read-modify-write with the CAS token of the read is exact across workers: a conflicting write
-//! makes ours fail and we retry from a fresh read. The one gap: a key's very first write cannot be
-//! conditional (see [`update`]).
+//! makes ours fail and we retry from a fresh read. [`update`] is the one CAS loop every store
+//! uses; it also closes Envoy's key-creation race (see [`ABSENT_KEY_CAS`]).
 
 use crate::host::{CasOutcome, Host, HostError};
 
 /// How often a CAS write is retried before giving up. Conflicts need another worker to write the
 /// same key between our read and our write, so even a hot key settles in a few tries.
 pub const MAX_CAS_ATTEMPTS: u32 = 32;
+
+/// The CAS token sent with a write whose read found no key.
+///
+/// Envoy ignores a CAS token of 0 and compares any other token only when the key exists, so a
+/// plain read-absent-then-write could overwrite a key another worker created in between. With
+/// this token instead, a key that appeared meanwhile has a different token and the write is
+/// refused as a conflict. Only a key whose token is exactly `u32::MAX` (Envoy's process-wide
+/// token counter passes it once per 4 billion writes) slips through.
+pub const ABSENT_KEY_CAS: u32 = u32::MAX;
 
 /// Why a shared-data update failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,10 +52,7 @@ where
     for _ in 0..MAX_CAS_ATTEMPTS {
         let (current, cas) = host.get_shared_data(key);
         let (next, result) = update(current.as_deref());
-        // Envoy ignores the CAS token when the key does not exist yet, so two workers creating the
-        // same key at the same moment can overwrite each other once. Callers keep keys long-lived
-        // (one key per counter, not per time window) so a key is created once per process.
-        match host.set_shared_data(key, &next, cas) {
+        match host.set_shared_data(key, &next, Some(cas.unwrap_or(ABSENT_KEY_CAS))) {
             Ok(CasOutcome::Written) => return Ok(result),
             Ok(CasOutcome::Conflict) => continue,
             Err(source) => {
@@ -87,7 +93,6 @@ pub fn get<H: Host + ?Sized>(host: &H, key: &str) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::mock::MockHost;
 
@@ -141,6 +146,25 @@ mod tests {
         .unwrap();
         assert_eq!(b_attempts, 2);
         assert_eq!(get(&worker_a, "k"), 111);
+    }
+
+    #[test]
+    fn a_key_created_by_another_worker_between_read_and_write_is_not_overwritten() {
+        let worker_a = MockHost::new();
+        let worker_b = worker_a.new_worker();
+        let mut b_attempts = 0;
+        update(&worker_b, "fresh", |current| {
+            b_attempts += 1;
+            if b_attempts == 1 {
+                assert!(current.is_none());
+                add(&worker_a, "fresh", 7).unwrap(); // A creates the key meanwhile
+            }
+            let next = decode_counter(current) + 1;
+            (next.to_le_bytes().to_vec(), ())
+        })
+        .unwrap();
+        assert_eq!(b_attempts, 2);
+        assert_eq!(get(&worker_a, "fresh"), 8);
     }
 
     #[test]

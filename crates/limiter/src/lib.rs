@@ -50,5 +50,6 @@ pub use admission::{
 pub use key::CounterKey;
 pub use local::{LocalStore, MAX_ADMISSION_ATTEMPTS};
 pub use redis::{script_sha1, RedisStore, ADMIT_SCRIPT, SETTLE_SCRIPT};
-pub use store::{AdmitCallback, Completion, CounterStore, SettleCallback, StoreError};
+pub use host_glue::Completion;
+pub use store::{AdmitCallback, CounterStore, SettleCallback, StoreError};
 pub use window::{Window, WindowCounts};

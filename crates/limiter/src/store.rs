@@ -2,7 +2,7 @@
 
 use crate::admission::{Admission, Decision, Reservation};
 use host_glue::redis::RedisError;
-use host_glue::{Host, HostError};
+use host_glue::{Completion, Host, HostError};
 
 /// Why a store could not answer. Every variant goes to the plugin's failure policy (fail open or
 /// closed); [`StoreError::kind`] names it for metrics and logs.
@@ -59,16 +59,6 @@ impl From<RedisError> for StoreError {
     }
 }
 
-/// Whether a store call finished inside the call or will finish later.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Completion<T> {
-    /// Finished: here is the result, and the callback was dropped without running.
-    Ready(T),
-    /// Sent: the callback runs later, exactly once if the proxy delivers the reply to the context
-    /// id given (it drops replies for contexts that have ended). Pause the request until then.
-    Pending,
-}
-
 /// Runs with the admission result when the store answers later ([`Completion::Pending`]).
 pub type AdmitCallback = Box<dyn FnOnce(Result<Decision, StoreError>)>;
 
@@ -85,7 +75,7 @@ pub type SettleCallback = Box<dyn FnOnce(Result<(), StoreError>)>;
 /// ```text
 /// let state = self.state.clone();
 /// let done = Box::new(move |result| {
-///     if apply(&state, result).is_continue() { let _ = host.resume_request(); }
+///     if apply(&state, result).is_continue() { let _ = host.resume(Direction::Request); }
 /// });
 /// match store.admit(&host, self.context_id, &admission, done) {
 ///     Completion::Ready(result) => apply(&self.state, result).into_action(),

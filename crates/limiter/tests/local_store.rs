@@ -31,7 +31,7 @@ struct LocalHarness {
 impl LocalHarness {
     fn new() -> Self {
         Self {
-            host: TestHost::new(MockHost::new()),
+            host: MockHost::new(),
             store: LocalStore::new(),
         }
     }
@@ -94,7 +94,7 @@ behaviour_suite!(LocalHarness::new());
 
 #[test]
 fn a_worker_writing_between_our_read_and_write_forces_a_retry_on_fresh_counts() {
-    let ours = TestHost::new(MockHost::new());
+    let ours = MockHost::new();
     let other = ours.new_worker();
     let limits = [limit(&key("a"), fixed(60), 100)];
     let store = LocalStore::new();
@@ -115,7 +115,7 @@ fn a_worker_writing_between_our_read_and_write_forces_a_retry_on_fresh_counts() 
 
 #[test]
 fn a_conflict_on_the_second_window_undoes_the_first_and_decides_again() {
-    let ours = TestHost::new(MockHost::new());
+    let ours = MockHost::new();
     let other = ours.new_worker();
     let minute = limit(&key("a"), fixed(60), 100);
     let hour = limit(&key("a"), fixed(3600), 100);
@@ -145,10 +145,10 @@ fn a_conflict_on_the_second_window_undoes_the_first_and_decides_again() {
 
 #[test]
 fn endless_conflicts_give_up_with_a_contention_error_and_leave_nothing_behind() {
-    let host = TestHost::new(MockHost::new());
+    let host = MockHost::new();
     let k = key("hot");
     let limits = [limit(&k, fixed(60), 100), limit(&k, fixed(3600), 100)];
-    host.mock()
+    host
         .inject_cas_conflicts(&k.window_key(3600), u32::MAX, b"other".to_vec());
     let err = LocalStore::new()
         .admit_now(&host, &reserve(&limits, 10, T0))
@@ -169,7 +169,7 @@ fn endless_conflicts_give_up_with_a_contention_error_and_leave_nothing_behind() 
 
 #[test]
 fn a_key_created_by_another_worker_after_our_read_is_not_overwritten() {
-    let ours = TestHost::new(MockHost::new());
+    let ours = MockHost::new();
     let other = ours.new_worker();
     let limits = [limit(&key("new"), fixed(60), 100)];
     let other_admission = reserve(&limits, 30, T0);
@@ -192,7 +192,7 @@ fn a_key_created_by_another_worker_after_our_read_is_not_overwritten() {
 
 #[test]
 fn garbage_in_shared_data_reads_as_empty_and_is_replaced() {
-    let host = TestHost::new(MockHost::new());
+    let host = MockHost::new();
     let k = key("g");
     for garbage in [&b""[..], b"x", &[0xff; 25], &[1; 300]] {
         host.set_shared_data(&k.window_key(60), garbage, None)
@@ -208,7 +208,7 @@ fn garbage_in_shared_data_reads_as_empty_and_is_replaced() {
 
 #[test]
 fn one_small_record_per_key_and_window_length_survives_rollovers() {
-    let host = TestHost::new(MockHost::new());
+    let host = MockHost::new();
     let k = key("small");
     let limits = [limit(&k, fixed(60), 100), limit(&k, sliding(60), 100)];
     for minute in 0..5 {
@@ -229,7 +229,7 @@ fn one_small_record_per_key_and_window_length_survives_rollovers() {
 
 #[test]
 fn a_refused_write_is_a_store_error() {
-    let host = TestHost::new(MockHost::new());
+    let host = MockHost::new();
     host.refuse_writes(true);
     let limits = [limit(&key("r"), fixed(60), 100)];
     let err = LocalStore::new()
@@ -247,7 +247,7 @@ fn a_refused_write_is_a_store_error() {
 
 #[test]
 fn check_mode_never_writes_shared_data() {
-    let host = TestHost::new(MockHost::new());
+    let host = MockHost::new();
     let k = key("c");
     let d = LocalStore::new()
         .admit_now(&host, &check(&[limit(&k, fixed(60), 1)], T0))

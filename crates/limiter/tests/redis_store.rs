@@ -47,13 +47,13 @@ impl RedisHarness {
         Self {
             server,
             relay,
-            host: TestHost::new(mock),
+            host: mock,
             store,
         }
     }
 
     fn mock(&self) -> &MockHost {
-        self.host.mock()
+        &self.host
     }
 
     /// Starts an admission; its result lands in the returned slot once a reply is delivered.
@@ -255,7 +255,7 @@ fn transport_failure_is_a_store_error() {
 
 #[test]
 fn an_unknown_cluster_fails_at_once_without_a_callback() {
-    let host = TestHost::new(MockHost::new());
+    let host = MockHost::new();
     let store = RedisStore::new(RedisClient::new(&RedisConfig::new("nowhere.dns")));
     let done = Box::new(|_| panic!("nothing was sent"));
     match store.admit(&host, CONTEXT, &reserve(&one_limit(), 1, T0), done) {

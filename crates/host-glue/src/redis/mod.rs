@@ -8,6 +8,7 @@
 
 pub(crate) mod abi;
 mod config;
+pub mod script;
 
 pub use config::{parse_redis_block, RedisConfig};
 

@@ -46,7 +46,9 @@ mod record;
 
 use crate::admission::{Admission, Decision, Reservation};
 use crate::plan::Plan;
-use crate::store::{AdmitCallback, Completion, CounterStore, SettleCallback, StoreError};
+use crate::store::{AdmitCallback, CounterStore, SettleCallback, StoreError};
+use host_glue::shared_counter::{self, SharedDataError, ABSENT_KEY_CAS};
+use host_glue::Completion;
 use crate::window::WindowCounts;
 use host_glue::{CasOutcome, Host};
 use record::Record;
@@ -55,9 +57,6 @@ use record::Record;
 /// gives up with [`StoreError::Contention`]. A conflict needs another worker to write the same
 /// counter between our read and our write, so even hot keys settle in a few tries.
 pub const MAX_ADMISSION_ATTEMPTS: u32 = 32;
-
-/// Token sent with a write whose read found no key (see the module docs).
-const ABSENT_KEY_CAS: u32 = u32::MAX;
 
 /// Counters in proxy-wasm shared data. Answers every call at once ([`Completion::Ready`]).
 #[derive(Debug, Clone, Copy, Default)]
@@ -201,21 +200,17 @@ fn write<H: Host + ?Sized>(
         .map_err(StoreError::SharedData)
 }
 
-/// Read-modify-write of one record with CAS retries (like `host_glue::shared_counter::update`,
-/// plus the absent-key token).
+/// Read-modify-write of one record with the shared CAS loop (`host_glue::shared_counter`).
 fn update<H, F>(host: &H, key: &str, change: F) -> Result<(), StoreError>
 where
     H: Host + ?Sized,
     F: Fn(Record) -> Record,
 {
-    for _ in 0..MAX_ADMISSION_ATTEMPTS {
-        let (value, cas) = host.get_shared_data(key);
-        let next = change(Record::decode(value.as_deref()));
-        if write(host, key, &next, cas)? == CasOutcome::Written {
-            return Ok(());
-        }
-    }
-    Err(StoreError::Contention {
-        attempts: MAX_ADMISSION_ATTEMPTS,
+    shared_counter::update(host, key, |current| {
+        (change(Record::decode(current)).encode().to_vec(), ())
+    })
+    .map_err(|error| match error {
+        SharedDataError::Contended { attempts, .. } => StoreError::Contention { attempts },
+        SharedDataError::Host { source, .. } => StoreError::SharedData(source),
     })
 }

@@ -18,13 +18,14 @@ pub use scripts::{script_sha1, ADMIT_SCRIPT, SETTLE_SCRIPT};
 
 use crate::admission::{Admission, Decision, Reservation};
 use crate::plan::Plan;
-use crate::store::{AdmitCallback, Completion, CounterStore, SettleCallback, StoreError};
+use crate::store::{AdmitCallback, CounterStore, SettleCallback, StoreError};
+use host_glue::Completion;
 use crate::window::WindowCounts;
+use host_glue::redis::script::{self, Script};
 use host_glue::redis::RedisClient;
-use host_glue::resp_codec::{Command, Value};
+use host_glue::resp_codec::Value;
 use host_glue::Host;
 use scripts::ScriptArgs;
-use std::cell::Cell;
 use std::rc::Rc;
 
 /// Counters in Redis. Answers admissions later ([`Completion::Pending`]) unless the call could
@@ -32,8 +33,8 @@ use std::rc::Rc;
 #[derive(Debug)]
 pub struct RedisStore {
     client: Rc<RedisClient>,
-    admit_sha: Rc<str>,
-    settle_sha: Rc<str>,
+    admit: Script,
+    settle: Script,
 }
 
 impl RedisStore {
@@ -41,8 +42,8 @@ impl RedisStore {
     pub fn new(client: RedisClient) -> Self {
         Self {
             client: Rc::new(client),
-            admit_sha: script_sha1(ADMIT_SCRIPT).into(),
-            settle_sha: script_sha1(SETTLE_SCRIPT).into(),
+            admit: Script::new(ADMIT_SCRIPT),
+            settle: Script::new(SETTLE_SCRIPT),
         }
     }
 
@@ -64,15 +65,11 @@ impl<H: Host + Clone + 'static> CounterStore<H> for RedisStore {
         if plan.checks.is_empty() {
             return Completion::Ready(Ok(plan.decision(true, &[])));
         }
-        let call = ScriptCall {
-            source: ADMIT_SCRIPT,
-            sha: Rc::clone(&self.admit_sha),
-            args: scripts::admission_args(&plan),
-        };
+        let args = scripts::admission_args(&plan);
         let on_reply = Box::new(move |reply: Result<Value, StoreError>| {
             done(reply.and_then(|value| decode_admission(&plan, value)));
         });
-        self.send(host, context_id, call, on_reply)
+        self.send(host, context_id, &self.admit, args, on_reply)
     }
 
     fn settle(
@@ -89,100 +86,39 @@ impl<H: Host + Clone + 'static> CounterStore<H> for RedisStore {
             return Completion::Ready(Ok(()));
         }
         let expected = targets.len();
-        let call = ScriptCall {
-            source: SETTLE_SCRIPT,
-            sha: Rc::clone(&self.settle_sha),
-            args: scripts::settlement_args(&targets, delta),
-        };
+        let args = scripts::settlement_args(&targets, delta);
         let on_reply = Box::new(move |reply: Result<Value, StoreError>| {
             done(reply.and_then(|value| decode_settlement(expected, &value)));
         });
-        self.send(host, context_id, call, on_reply)
+        self.send(host, context_id, &self.settle, args, on_reply)
     }
 }
-
-type OnScriptReply = Box<dyn FnOnce(Result<Value, StoreError>)>;
 
 impl RedisStore {
     fn send<H: Host + Clone + 'static, T>(
         &self,
         host: &H,
         context_id: u32,
-        call: ScriptCall,
-        on_reply: OnScriptReply,
+        script: &Script,
+        args: ScriptArgs,
+        on_reply: Box<dyn FnOnce(Result<Value, StoreError>)>,
     ) -> Completion<Result<T, StoreError>> {
-        match run_script(&self.client, host, context_id, call, on_reply) {
+        // Even if the stream has gone, the reply is delivered: an admission may have reserved,
+        // and the caller must be able to give that back.
+        let sent = script::eval(
+            &self.client,
+            host,
+            context_id,
+            script,
+            args.keys,
+            args.args,
+            Box::new(move |reply| on_reply(reply.map_err(StoreError::from))),
+        );
+        match sent {
             Ok(()) => Completion::Pending,
-            Err(error) => Completion::Ready(Err(error)),
+            Err(error) => Completion::Ready(Err(error.into())),
         }
     }
-}
-
-/// One script invocation, by SHA-1 or by source.
-struct ScriptCall {
-    source: &'static str,
-    sha: Rc<str>,
-    args: ScriptArgs,
-}
-
-impl ScriptCall {
-    fn command(&self, by_sha: bool) -> Vec<u8> {
-        let (verb, body) = if by_sha {
-            ("EVALSHA", self.sha.as_bytes())
-        } else {
-            ("EVAL", self.source.as_bytes())
-        };
-        Command::new(verb)
-            .arg(body)
-            .arg_uint(self.args.keys.len() as u64)
-            .args(&self.args.keys)
-            .args(&self.args.args)
-            .to_bytes()
-    }
-}
-
-/// Sends `call` by SHA-1; on `NOSCRIPT` sends it once more by source. `on_reply` runs once with
-/// the final reply, unless this returns `Err` (nothing sent, `on_reply` dropped).
-fn run_script<H: Host + Clone + 'static>(
-    client: &Rc<RedisClient>,
-    host: &H,
-    context_id: u32,
-    call: ScriptCall,
-    on_reply: OnScriptReply,
-) -> Result<(), StoreError> {
-    let retry_client = Rc::clone(client);
-    let retry_host = host.clone();
-    let command = call.command(true);
-    let continuation = move |reply: Result<Value, host_glue::redis::RedisError>| match reply {
-        Err(error) if error.is_noscript() => {
-            // Shared between the retry's continuation and the send-failure path below: whichever
-            // runs takes it, so the caller hears exactly once.
-            let slot = Rc::new(Cell::new(Some(on_reply)));
-            let later = Rc::clone(&slot);
-            let sent = retry_client.call_even_if_orphaned(
-                &retry_host,
-                context_id,
-                &call.command(false),
-                move |reply| {
-                    if let Some(on_reply) = later.take() {
-                        on_reply(reply.map_err(StoreError::from));
-                    }
-                },
-            );
-            if let Err(error) = sent {
-                if let Some(on_reply) = slot.take() {
-                    on_reply(Err(error.into()));
-                }
-            }
-        }
-        other => on_reply(other.map_err(StoreError::from)),
-    };
-    // Even if the stream has gone: an admission may have reserved, and the caller must be able
-    // to give that back.
-    client
-        .call_even_if_orphaned(host, context_id, &command, continuation)
-        .map(|_token| ())
-        .map_err(StoreError::from)
 }
 
 fn bad_reply(what: &str, value: &Value) -> StoreError {

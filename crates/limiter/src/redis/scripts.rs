@@ -85,10 +85,7 @@ end
 return #KEYS
 ";
 
-/// The SHA-1 of a script in lower-case hex, as `EVALSHA` and `SCRIPT LOAD` name it.
-pub fn script_sha1(source: &str) -> String {
-    sha1_smol::Sha1::from(source).digest().to_string()
-}
+pub use host_glue::redis::script::script_sha1;
 
 /// Keys and arguments of one script call.
 #[derive(Debug, Clone, PartialEq, Eq)]
