@@ -177,7 +177,12 @@ impl CostConfig {
     /// [`CostError::DivisionByZero`] or [`CostError::NotFinite`] for an
     /// expression. The caller typically charges [`UsageNumbers::total`]
     /// instead and logs the error.
-    pub fn cost(&self, usage: &UsageNumbers, model: Option<&str>) -> Result<u64, CostError> {
+    pub fn cost<'u>(
+        &self,
+        usage: impl Into<UsageNumbers>,
+        model: Option<&str>,
+    ) -> Result<u64, CostError> {
+        let usage = &usage.into();
         match &self.strategy {
             Strategy::Tokens {
                 kind,
@@ -224,7 +229,7 @@ impl CostConfig {
             output_tokens: Some(output_cap),
             ..UsageNumbers::default()
         };
-        self.cost(&usage, model)
+        self.cost(usage, model)
     }
 }
 

@@ -151,6 +151,28 @@ impl UsageNumbers {
     }
 }
 
+impl From<&usage::Usage> for UsageNumbers {
+    /// The parser's [`usage::Usage`] in the convention above: cache tokens added to the input
+    /// and reasoning to the output where the provider reports them apart. The one place the
+    /// two meet, so no plugin joins them by hand.
+    fn from(usage: &usage::Usage) -> Self {
+        UsageNumbers {
+            input_tokens: Some(usage.total_input()),
+            output_tokens: Some(usage.total_output()),
+            total_tokens: usage.reported_total(),
+            cached_input_tokens: usage.cached_input_tokens,
+            cache_creation_input_tokens: usage.cache_creation_input_tokens,
+            reasoning_tokens: usage.reasoning_tokens,
+        }
+    }
+}
+
+impl From<&UsageNumbers> for UsageNumbers {
+    fn from(numbers: &UsageNumbers) -> Self {
+        *numbers
+    }
+}
+
 /// Why a request could not be priced. The caller decides what to do,
 /// typically charge [`UsageNumbers::total`] instead and log the error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
