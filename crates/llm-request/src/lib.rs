@@ -132,6 +132,7 @@ mod estimate;
 mod fields;
 mod inject;
 mod json_text;
+mod model_edit;
 mod scan;
 mod shape;
 mod stats;
@@ -145,6 +146,7 @@ pub use estimate::{
     TOKENS_PER_MESSAGE,
 };
 pub use inject::{inject_include_usage, InjectionChange, UsageInjection};
+pub use model_edit::replace_model;
 pub use shape::ApiShape;
 pub use stats::TextStats;
 pub use strip::{UsageChunkStripper, DEFAULT_MAX_HOLD};
