@@ -2,18 +2,20 @@
 //! concurrent requests by reserving each request's estimated cost before it reaches the provider
 //! and settling the real cost from the response's usage.
 //!
+//! The request lifecycle (when to pause, what to read and edit, when to settle) is the shared
+//! `lifecycle` crate's; this crate holds only rate-limit policy.
+//!
 //! Modules: [`config`] (Higress and APISIX forms, compiled once), [`keys`] (which limit keys a
-//! request hits), `plan` (keys → store admission), `respond` (rejection and quota headers),
-//! `filter` (the request lifecycle), `telemetry` (metrics, store-error logs).
+//! request hits), [`admit`] (gate, admission, fallback, settlement on the lifecycle), `plan`
+//! (keys → store admission), `respond` (rejection and quota headers), `telemetry` (metrics,
+//! store-error logs).
 
+pub mod admit;
 pub mod config;
-#[cfg(target_arch = "wasm32")]
-mod filter;
 pub mod keys;
 pub mod plan;
 pub mod policy;
 pub mod respond;
-#[cfg(target_arch = "wasm32")]
 mod telemetry;
 
 pub use config::Config;
@@ -27,13 +29,7 @@ static SPEC: host_glue::plugin::PluginSpec<Policy> = host_glue::plugin::PluginSp
     name: PLUGIN,
     version: env!("CARGO_PKG_VERSION"),
     parse_config: Policy::parse,
-    new_http_context: |context_id, root_context_id, envelope| {
-        Box::new(filter::RateLimitFilter::new(
-            context_id,
-            root_context_id,
-            envelope,
-        ))
-    },
+    new_http_context: lifecycle::filter::new_http_context::<Policy>,
     redis_client: |policy| policy.store.redis_client(),
     warnings: |policy| &policy.config.warnings,
 };

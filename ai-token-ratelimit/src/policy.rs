@@ -78,6 +78,8 @@ pub struct Policy {
     pub config: Config,
     /// Where the counters live.
     pub store: Store,
+    /// Some limit key names a fallback model (admission then waits for the body).
+    pub has_fallback: bool,
 }
 
 impl Policy {
@@ -88,6 +90,14 @@ impl Policy {
             Some(redis) => Store::Redis(RedisStore::new(RedisClient::new(redis))),
             None => Store::Local(LocalStore::new()),
         };
-        Ok(Self { config, store })
+        let has_fallback = config
+            .items
+            .iter()
+            .any(|item| item.keys.iter().any(|key| key.fallback.is_some()));
+        Ok(Self {
+            config,
+            store,
+            has_fallback,
+        })
     }
 }

@@ -123,9 +123,11 @@ pub struct Config {
     pub inject_include_usage: bool,
     /// Remove the usage-only chunk that the injection caused.
     pub strip_injected_usage_chunk: bool,
-    /// Hold the request headers until admission (needed to rewrite `fallback.header`). Stock
-    /// Envoy delivers the body to such a filter only with `allow_on_headers_stop_iteration: true`
-    /// in the Wasm plugin config; without it the request would wait forever, hence off by default.
+    /// When admission waits for the body (a limit by model, a fallback), hold the request headers
+    /// too, so a rejected request never reaches the upstream (and `fallback.header` can be
+    /// rewritten). Stock Envoy delivers the body to such a filter only with
+    /// `allow_on_headers_stop_iteration: true` in the Wasm plugin config (without it the request
+    /// would wait forever), so the default is on in the Higress build and off in the Envoy build.
     pub hold_request_headers: bool,
     /// Where the counters live; `None`: the gateway's shared memory.
     pub redis: Option<RedisConfig>,
@@ -193,7 +195,7 @@ impl Config {
             strip_injected_usage_chunk: optional_bool(&map, "strip_injected_usage_chunk", path)?
                 .unwrap_or(true),
             hold_request_headers: optional_bool(&map, "hold_request_headers", path)?
-                .unwrap_or(false),
+                .unwrap_or(lifecycle::StreamOptions::HOLD_HEADERS_DEFAULT),
             redis: parse_redis_block(&map, path, PLUGIN_NAME)?,
             warnings: Vec::new(),
         };

@@ -22,66 +22,11 @@ pub use extract::{client_ip, cookie, extract, header_text, query_param, Extracte
 
 use crate::config::template::TemplatePart;
 use crate::config::{Config, KeyMatcher, KeySource, LimitItem, LimitKey, MatchMode};
-use std::borrow::Cow;
 
 /// The header Higress's auth plugins set to the authenticated consumer.
 pub const CONSUMER_HEADER: &str = "x-mse-consumer";
 
-/// What key extraction reads from a request. Implemented by the filter on
-/// top of the host, and by [`OwnedRequest`] for tests.
-pub trait RequestView {
-    /// The value of request header `name` (given lower-case), raw bytes;
-    /// the first one if the header repeats. An implementation should join
-    /// repeated `cookie` headers with `"; "`.
-    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>>;
-
-    /// The `:path` pseudo-header (path and query string).
-    fn path(&self) -> Option<Cow<'_, [u8]>> {
-        self.header(":path")
-    }
-
-    /// The `source.address` property: the peer's `ip:port`.
-    fn source_address(&self) -> Option<Cow<'_, [u8]>>;
-}
-
-/// A request held in memory: for tests, and for a filter that has copied
-/// the headers already.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OwnedRequest {
-    /// Headers in arrival order; names are compared ignoring ASCII case.
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The `source.address` property.
-    pub source_address: Option<Vec<u8>>,
-}
-
-impl OwnedRequest {
-    /// Adds a header.
-    #[must_use]
-    pub fn with_header(mut self, name: &str, value: impl Into<Vec<u8>>) -> Self {
-        self.headers.push((name.to_owned(), value.into()));
-        self
-    }
-
-    /// Sets the peer address.
-    #[must_use]
-    pub fn with_peer(mut self, address: impl Into<Vec<u8>>) -> Self {
-        self.source_address = Some(address.into());
-        self
-    }
-}
-
-impl RequestView for OwnedRequest {
-    fn header(&self, name: &str) -> Option<Cow<'_, [u8]>> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| Cow::Borrowed(v.as_slice()))
-    }
-
-    fn source_address(&self) -> Option<Cow<'_, [u8]>> {
-        self.source_address.as_deref().map(Cow::Borrowed)
-    }
-}
+pub use lifecycle::{OwnedRequest, RequestView};
 
 /// What is known about the request body's `model`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -177,7 +177,7 @@ impl CostConfig {
     /// [`CostError::DivisionByZero`] or [`CostError::NotFinite`] for an
     /// expression. The caller typically charges [`UsageNumbers::total`]
     /// instead and logs the error.
-    pub fn cost<'u>(
+    pub fn cost(
         &self,
         usage: impl Into<UsageNumbers>,
         model: Option<&str>,

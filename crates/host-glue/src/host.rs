@@ -79,7 +79,8 @@ pub trait Host {
     fn set_property(&self, path: &[&str], value: &[u8]) -> Result<(), HostError>;
 
     /// The value of header `name` (lower-case) of `map`, as the bytes the client sent; `None`
-    /// when absent or when the map cannot be read now. A repeated header comes joined by `,`.
+    /// when absent or when the map cannot be read now. Of a repeated header, the first value
+    /// (as Envoy answers).
     fn header(&self, map: HeaderMap, name: &str) -> Option<Vec<u8>>;
     /// Every header of `map` in order (names as text, values as bytes); empty when it cannot be
     /// read now.

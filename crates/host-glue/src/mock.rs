@@ -7,7 +7,7 @@
 //!
 //! A `MockHost` is a cheap handle: clones share one state (like every call into one proxy), so a
 //! store callback can keep its own copy.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use crate::host::{CasOutcome, Direction, HeaderMap, Host, HostError};
 use crate::reply::LocalReply;
@@ -380,19 +380,8 @@ impl Host for MockHost {
 
     fn header(&self, map: HeaderMap, name: &str) -> Option<Vec<u8>> {
         self.stream_call().ok()?;
-        let name = lower(name);
-        let http = self.state.http.borrow();
-        let mut values = http.maps[map as usize]
-            .iter()
-            .filter(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_slice());
-        let first = values.next()?;
-        let mut joined = first.to_vec();
-        for more in values {
-            joined.push(b',');
-            joined.extend_from_slice(more);
-        }
-        Some(joined)
+        // Envoy answers the first value of a repeated header.
+        self.header_value(map, name)
     }
 
     fn headers(&self, map: HeaderMap) -> Vec<(String, Vec<u8>)> {

@@ -42,6 +42,11 @@ impl AiLog {
         self.fields.get(key)
     }
 
+    /// Moves every key of `other` into this one (later keys win).
+    pub fn append(&mut self, other: &mut AiLog) {
+        self.fields.append(&mut other.fields);
+    }
+
     /// Whether any key was set.
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
