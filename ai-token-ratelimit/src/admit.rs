@@ -13,7 +13,7 @@
 //! - **Settlement.** At the end the reservation is replaced by the real cost (see
 //!   [`lifecycle::Charge`]): one non-blocking store call on the root context.
 
-use crate::config::{AdmissionMode, Fallback, FailureMode};
+use crate::config::{AdmissionMode, FailureMode, Fallback};
 use crate::keys::{self, Model, OwnedRequest, RequestView, Resolution};
 use crate::plan::{self, plan, Label, Plan};
 use crate::policy::Policy;
@@ -118,7 +118,7 @@ impl lifecycle::Policy for Policy {
             return Completion::Ready(Verdict::Admit(Admitted::new(Ticket::free())));
         };
         let config = &policy.config;
-        let at_body = input.summary.is_some() || input.at_body;
+        let at_body = input.at_body;
         let (prompt, output) = match input.summary {
             Some(summary) => (
                 summary.estimate_prompt_tokens().reservation,
@@ -202,7 +202,9 @@ impl lifecycle::Policy for Policy {
         let cost = &self.config.cost;
         let usage = &end.charge.usage;
         let actual = match end.charge.basis {
-            ChargeBasis::Reported => cost.cost(usage, end.model).unwrap_or_else(|_| usage.total()),
+            ChargeBasis::Reported => cost
+                .cost(usage, end.model)
+                .unwrap_or_else(|_| usage.total()),
             ChargeBasis::Estimated => {
                 log.set("token_ratelimit_usage", "estimated");
                 let (input, output) = (usage.total_input(), usage.total_output());
@@ -300,9 +302,9 @@ fn round<H: Host + Clone + 'static>(
         .store
         .admit(host, chain.context_id, &admission, callback)
     {
-        Completion::Ready(result) => Completion::Ready(conclude(
-            chain, host, result, labels, reserved, fallback,
-        )),
+        Completion::Ready(result) => {
+            Completion::Ready(conclude(chain, host, result, labels, reserved, fallback))
+        }
         Completion::Pending => Completion::Pending,
     }
 }
@@ -415,7 +417,9 @@ fn reject_without_fallback<H: Host + ?Sized>(chain: &Chain, host: &H) -> Verdict
     log.set("token_ratelimit_status", "limited");
     let responses = chain.rule.policy().map(|p| &p.config.responses);
     let reply = match responses {
-        Some(responses) => LocalReply::text(u32::from(responses.rejected_code), &responses.rejected_msg),
+        Some(responses) => {
+            LocalReply::text(u32::from(responses.rejected_code), &responses.rejected_msg)
+        }
         None => LocalReply::text(429, "Too many requests"),
     };
     Verdict::Reject { reply, log }

@@ -157,7 +157,8 @@ pub(crate) fn deserialize_headers(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
         let name_end = pos.saturating_add(name_len);
         let value_start = name_end.saturating_add(1);
         let value_end = value_start.saturating_add(value_len);
-        let (Some(name), Some(value)) = (bytes.get(pos..name_end), bytes.get(value_start..value_end))
+        let (Some(name), Some(value)) =
+            (bytes.get(pos..name_end), bytes.get(value_start..value_end))
         else {
             break;
         };
@@ -438,7 +439,10 @@ mod tests {
         bytes[value_at] = 0xff;
         assert_eq!(
             deserialize_headers(&bytes),
-            vec![("a".to_string(), b"bc".to_vec()), ("x-id".to_string(), vec![0xff])]
+            vec![
+                ("a".to_string(), b"bc".to_vec()),
+                ("x-id".to_string(), vec![0xff])
+            ]
         );
         for cut in 0..bytes.len() {
             let _ = deserialize_headers(&bytes[..cut]);

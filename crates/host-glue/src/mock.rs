@@ -7,7 +7,12 @@
 //!
 //! A `MockHost` is a cheap handle: clones share one state (like every call into one proxy), so a
 //! store callback can keep its own copy.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::host::{CasOutcome, Direction, HeaderMap, Host, HostError};
 use crate::reply::LocalReply;
@@ -179,7 +184,10 @@ impl MockHost {
     /// Sets a property as the proxy would provide it.
     pub fn set_property_value(&self, path: &[&str], value: &[u8]) {
         let key = path.iter().map(|s| s.to_string()).collect();
-        self.state.properties.borrow_mut().insert(key, value.to_vec());
+        self.state
+            .properties
+            .borrow_mut()
+            .insert(key, value.to_vec());
     }
 
     /// Reads a property (set by the proxy or by the logic).
@@ -536,12 +544,7 @@ impl Host for MockHost {
     }
 
     fn increment_metric(&self, id: u32, delta: i64) -> Result<(), HostError> {
-        *self
-            .state
-            .metric_values
-            .borrow_mut()
-            .entry(id)
-            .or_insert(0) += delta;
+        *self.state.metric_values.borrow_mut().entry(id).or_insert(0) += delta;
         Ok(())
     }
 

@@ -36,7 +36,6 @@ impl<'h, H: Host + ?Sized> LiveHead<'h, H> {
     pub fn new(host: &'h H) -> Self {
         Self { host }
     }
-
 }
 
 impl<H: Host + ?Sized> RequestView for LiveHead<'_, H> {
@@ -124,8 +123,14 @@ mod tests {
         assert_eq!(head.header("x-request-id").as_deref(), Some(&b"a\xffb"[..]));
         assert_eq!(head.path().as_deref(), Some(&b"/v1"[..]));
         let snapshot = head.snapshot();
-        assert_eq!(snapshot.header("X-Request-Id").as_deref(), Some(&b"a\xffb"[..]));
-        assert_eq!(snapshot.source_address().as_deref(), Some(&b"10.0.0.1:5"[..]));
+        assert_eq!(
+            snapshot.header("X-Request-Id").as_deref(),
+            Some(&b"a\xffb"[..])
+        );
+        assert_eq!(
+            snapshot.source_address().as_deref(),
+            Some(&b"10.0.0.1:5"[..])
+        );
         assert_eq!(lossy(b"a\xffb"), "a\u{fffd}b");
     }
 

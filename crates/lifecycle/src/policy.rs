@@ -186,7 +186,12 @@ pub trait Policy: Sized + 'static {
     ) -> Completion<Verdict<Self::Ticket>>;
 
     /// The client left before an asynchronous admission answered: undo what it did.
-    fn release<H: Host + Clone + 'static>(&self, host: &H, root_context_id: u32, ticket: Self::Ticket);
+    fn release<H: Host + Clone + 'static>(
+        &self,
+        host: &H,
+        root_context_id: u32,
+        ticket: Self::Ticket,
+    );
 
     /// Response headers to add for an admitted request (quota headers...).
     fn response_headers(&self, _ticket: &Self::Ticket) -> Vec<(String, String)> {

@@ -19,6 +19,9 @@ use llm_request::{inject_include_usage, BodyScanner, RequestSummary, StreamedUsa
 /// they are.
 pub const MAX_WHOLE_EDIT_BYTES: usize = 1024 * 1024;
 
+/// The most body bytes an edit reads back from the host to rebuild the front of its buffer.
+const EDIT_READ_BYTES: u64 = 64 * 1024;
+
 /// What [`RequestReader::inject_include_usage`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Injection {
@@ -75,7 +78,8 @@ impl RequestReader {
                     self.read = self.read.saturating_add(bytes.len() as u64);
                 }
                 None => {
-                    self.fault.get_or_insert("a request body chunk could not be read");
+                    self.fault
+                        .get_or_insert("a request body chunk could not be read");
                 }
             }
         }
@@ -144,15 +148,23 @@ impl RequestReader {
                 Injection::NotNeeded
             }
             StreamedUsageEdit::AddStreamOptions => {
-                // Right after `{` while the buffer still starts at the body's start (Envoy
-                // drains the brace and prepends the new start: nothing to read), else right
-                // before the closing `}` in the held tail.
-                let edited = match (self.scanner.replace_prefix(), self.scanner.close_insertion()) {
-                    (Some((drain, text)), _) if self.buffer_start == 0 && self.in_buffer(drain - 1) => {
-                        self.replace_front(host, drain, text)
-                    }
-                    (_, Some((close, text))) if self.in_buffer(close) => {
+                // Right before the closing `}` when it is in the buffer and near its start (a
+                // short body, or the held tail of a streamed one): the member goes last, as a
+                // client would write it. Else right after `{` while the buffer still starts at
+                // the body's start (a long held body: Envoy drains the brace and prepends the
+                // new start, nothing to read).
+                let near = |at: u64| at - self.buffer_start <= EDIT_READ_BYTES;
+                let edited = match (
+                    self.scanner.close_insertion(),
+                    self.scanner.replace_prefix(),
+                ) {
+                    (Some((close, text)), _) if self.in_buffer(close) && near(close) => {
                         self.insert(host, close, text)
+                    }
+                    (_, Some((drain, text)))
+                        if self.buffer_start == 0 && drain > 0 && self.in_buffer(drain - 1) =>
+                    {
+                        self.replace_front(host, drain, text)
                     }
                     _ => Err("the body's braces already went upstream"),
                 };

@@ -77,7 +77,8 @@ impl ResponseMeter {
             match host.body(Direction::Response, 0, size) {
                 Some(chunk) => chunk,
                 None => {
-                    self.fault.get_or_insert("a response chunk could not be read");
+                    self.fault
+                        .get_or_insert("a response chunk could not be read");
                     Vec::new()
                 }
             }
@@ -98,7 +99,8 @@ impl ResponseMeter {
                 let mut body = out.into_owned();
                 body.extend_from_slice(&held);
                 if host.set_body(Direction::Response, 0, size, &body).is_err() {
-                    self.fault.get_or_insert("a response chunk could not be rewritten");
+                    self.fault
+                        .get_or_insert("a response chunk could not be rewritten");
                 }
             }
         }

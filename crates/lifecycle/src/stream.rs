@@ -26,6 +26,12 @@ use host_glue::{Completion, Direction, HeaderMap, Host};
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// How much of a body a decision at the headers waits for, when the host lets the filter hold
+/// the headers and still read the body: a body that ends within it (nearly every chat request)
+/// gives the decision its summary (model, output cap, prompt estimate); a longer one is decided
+/// from the head and what was read, and streams on. Far below Envoy's default buffer limit.
+pub const PEEK_BYTES: u64 = 64 * 1024;
+
 /// What a callback tells the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flow {
@@ -40,10 +46,14 @@ pub enum Flow {
 pub enum Phase {
     /// No rule applies or the policy passed: every callback lets everything go.
     Bypass,
-    /// Reading the body to decide ([`Gate::AtBody`]); Envoy holds it meanwhile.
+    /// Reading the body to decide; Envoy holds it meanwhile. With [`Gate::AtBody`] to its end;
+    /// with [`Gate::AtHeaders`] and held headers only up to [`PEEK_BYTES`] (a short body gives a
+    /// better estimate than the head alone).
     Reading {
         /// The request headers are held too.
         headers_held: bool,
+        /// Decide once [`PEEK_BYTES`] were read even if the body goes on.
+        peek: bool,
     },
     /// An asynchronous store is deciding; the request waits.
     Deciding {
@@ -64,6 +74,7 @@ pub enum Phase {
 pub struct Stream<P: Policy> {
     envelope: Rc<Envelope<P>>,
     rule: Option<Rule<P>>,
+    gate: Gate,
     context_id: u32,
     root_context_id: u32,
     phase: Phase,
@@ -92,10 +103,15 @@ pub type SharedStream<P> = Rc<RefCell<Stream<P>>>;
 
 impl<P: Policy> Stream<P> {
     /// A stream for HTTP context `context_id`, configured by `envelope`.
-    pub fn new(envelope: Rc<Envelope<P>>, context_id: u32, root_context_id: u32) -> SharedStream<P> {
+    pub fn new(
+        envelope: Rc<Envelope<P>>,
+        context_id: u32,
+        root_context_id: u32,
+    ) -> SharedStream<P> {
         Rc::new(RefCell::new(Self {
             envelope,
             rule: None,
+            gate: Gate::Pass,
             context_id,
             root_context_id,
             phase: Phase::Bypass,
@@ -173,6 +189,7 @@ impl<P: Policy> Stream<P> {
             return Flow::Continue;
         }
         s.options = policy.options();
+        s.gate = gate;
         s.request_id = head.header("x-request-id").map(|v| lossy(&v));
         s.path = head.path().map(|v| lossy(&v));
         s.content_length = head
@@ -201,12 +218,24 @@ impl<P: Policy> Stream<P> {
             Gate::AtBody if !end_of_stream => {
                 s.snapshot = Some(head.snapshot());
                 let held = s.options.hold_request_headers;
-                s.phase = Phase::Reading { headers_held: held };
+                s.phase = Phase::Reading {
+                    headers_held: held,
+                    peek: false,
+                };
                 if held {
                     Flow::Pause
                 } else {
                     Flow::Continue
                 }
+            }
+            Gate::AtHeaders if !end_of_stream && s.options.hold_request_headers => {
+                // The host delivers the body to a filter whose headers wait: peek at it.
+                s.snapshot = Some(head.snapshot());
+                s.phase = Phase::Reading {
+                    headers_held: true,
+                    peek: true,
+                };
+                Flow::Pause
             }
             Gate::AtHeaders | Gate::AtBody => {
                 drop(s);
@@ -229,8 +258,13 @@ impl<P: Policy> Stream<P> {
         if let Some(reader) = s.reader.as_mut() {
             reader.on_body(host, size, end_of_stream);
         }
+        let peeked = |s: &Stream<P>| {
+            s.reader
+                .as_ref()
+                .is_some_and(|reader| reader.bytes_read() >= PEEK_BYTES)
+        };
         let flow = match s.phase {
-            Phase::Reading { .. } if end_of_stream => {
+            Phase::Reading { peek, .. } if end_of_stream || (peek && peeked(&s)) => {
                 drop(s);
                 let flow = decide_at_body(this, host);
                 s = this.borrow_mut();
@@ -247,7 +281,10 @@ impl<P: Policy> Stream<P> {
     }
 
     /// Request trailers: the body has ended without an end-of-stream chunk.
-    pub fn on_request_trailers<H: Host + Clone + 'static>(this: &SharedStream<P>, host: &H) -> Flow {
+    pub fn on_request_trailers<H: Host + Clone + 'static>(
+        this: &SharedStream<P>,
+        host: &H,
+    ) -> Flow {
         let mut s = this.borrow_mut();
         if let Some(reader) = s.reader.as_mut() {
             reader.finish();
@@ -301,7 +338,10 @@ impl<P: Policy> Stream<P> {
     }
 
     /// Response headers: start metering; add the policy's headers.
-    pub fn on_response_headers<H: Host + Clone + 'static>(this: &SharedStream<P>, host: &H) -> Flow {
+    pub fn on_response_headers<H: Host + Clone + 'static>(
+        this: &SharedStream<P>,
+        host: &H,
+    ) -> Flow {
         let mut s = this.borrow_mut();
         if matches!(s.phase, Phase::Bypass | Phase::Answered) || s.meter.is_some() {
             return Flow::Continue;
@@ -413,8 +453,9 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
         head,
         summary: s.reader.as_ref().and_then(RequestReader::summary),
         content_length: s.content_length,
-        at_body,
-        can_rewrite_model: at_body && s.reader.as_ref().is_some_and(RequestReader::can_edit_whole),
+        at_body: s.gate == Gate::AtBody,
+        can_rewrite_model: s.gate == Gate::AtBody
+            && s.reader.as_ref().is_some_and(RequestReader::can_edit_whole),
         request_id: s.request_id.as_deref(),
         context_id: s.context_id,
         root_context_id: s.root_context_id,
@@ -438,7 +479,7 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
         }
     });
     let headers_held = match s.phase {
-        Phase::Reading { headers_held } => headers_held,
+        Phase::Reading { headers_held, .. } => headers_held,
         _ => !at_body,
     };
     let completion = P::admit(&rule, host, &input, done);
@@ -525,7 +566,9 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
             if s.options.inject_include_usage && body_ended {
                 s.inject(host);
             } else if s.options.inject_include_usage
-                && s.reader.as_ref().is_some_and(RequestReader::closed_before_end)
+                && s.reader
+                    .as_ref()
+                    .is_some_and(RequestReader::closed_before_end)
             {
                 // The closing brace is in the held part: keep holding until the body ends.
                 s.resume_on_body_end = true;
@@ -553,4 +596,3 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
         }
     }
 }
-

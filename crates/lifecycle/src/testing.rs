@@ -6,7 +6,12 @@
 //! edits); paused headers go upstream when the filter resumes the request; unless
 //! `allow_on_headers_stop_iteration` is set, a paused headers callback also withholds the body
 //! from the filter until it resumes (Envoy's `StopAllIterationAndWatermark`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::policy::Policy;
 use crate::stream::{Flow, SharedStream, Stream};

@@ -47,9 +47,9 @@ mod admission;
 pub use admission::{
     Admission, Decision, LimitSpec, Mode, Reservation, ReservedCounter, WindowUsage,
 };
+pub use host_glue::Completion;
 pub use key::CounterKey;
 pub use local::{LocalStore, MAX_ADMISSION_ATTEMPTS};
 pub use redis::{script_sha1, RedisStore, ADMIT_SCRIPT, SETTLE_SCRIPT};
-pub use host_glue::Completion;
 pub use store::{AdmitCallback, CounterStore, SettleCallback, StoreError};
 pub use window::{Window, WindowCounts};

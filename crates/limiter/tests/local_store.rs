@@ -148,8 +148,7 @@ fn endless_conflicts_give_up_with_a_contention_error_and_leave_nothing_behind() 
     let host = MockHost::new();
     let k = key("hot");
     let limits = [limit(&k, fixed(60), 100), limit(&k, fixed(3600), 100)];
-    host
-        .inject_cas_conflicts(&k.window_key(3600), u32::MAX, b"other".to_vec());
+    host.inject_cas_conflicts(&k.window_key(3600), u32::MAX, b"other".to_vec());
     let err = LocalStore::new()
         .admit_now(&host, &reserve(&limits, 10, T0))
         .unwrap_err();

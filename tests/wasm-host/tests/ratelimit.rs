@@ -95,23 +95,26 @@ fn start(vm: &mut Vm, api_key: &str, body: &str) -> (u32, Option<bool>) {
         ("x-api-key", api_key),
         ("accept-encoding", "gzip"),
     ];
-    // Headers go on (Envoy would not deliver the body to a filter that paused its headers).
-    assert_eq!(
-        vm.request_headers(id, &headers, false).unwrap(),
-        Action::Continue
-    );
+    // A per-key limit resolves from the headers: the decision is taken there, before anything
+    // goes upstream (Redis: the headers wait for its answer).
+    let at_headers = vm.request_headers(id, &headers, false).unwrap();
     assert!(vm
         .stream(id)
         .unwrap()
         .request_headers()
         .get("accept-encoding")
         .is_none());
+    if vm.stream(id).unwrap().local_reply().is_some() {
+        return (id, Some(false));
+    }
+    // Higress delivers the body while the headers wait; it is held until the decision.
     let action = vm.request_body(id, body.as_bytes(), true).unwrap();
     let stream = vm.stream(id).unwrap();
-    let decided = match (action, stream.local_reply()) {
-        (_, Some(_)) => Some(false),
-        (Action::Continue, None) => Some(true),
-        (_, None) => None,
+    // A body callback that continues releases held headers too.
+    let decided = match (at_headers, action, stream.local_reply()) {
+        (_, _, Some(_)) => Some(false),
+        (_, Action::Continue, None) => Some(true),
+        _ => None,
     };
     (id, decided)
 }

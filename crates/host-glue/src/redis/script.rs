@@ -142,7 +142,9 @@ mod tests {
         host.answer_redis(calls[0].token, b"-NOSCRIPT No matching script\r\n");
         assert!(replies.borrow().is_empty());
         let calls = host.redis_calls();
-        assert!(calls[1].query.starts_with(b"*5\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n"));
+        assert!(calls[1]
+            .query
+            .starts_with(b"*5\r\n$4\r\nEVAL\r\n$8\r\nreturn 1\r\n"));
         host.answer_redis(calls[1].token, b":1\r\n");
         assert_eq!(*replies.borrow(), vec![Ok(Value::Integer(1))]);
     }

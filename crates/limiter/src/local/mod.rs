@@ -47,9 +47,9 @@ mod record;
 use crate::admission::{Admission, Decision, Reservation};
 use crate::plan::Plan;
 use crate::store::{AdmitCallback, CounterStore, SettleCallback, StoreError};
+use crate::window::WindowCounts;
 use host_glue::shared_counter::{self, SharedDataError, ABSENT_KEY_CAS};
 use host_glue::Completion;
-use crate::window::WindowCounts;
 use host_glue::{CasOutcome, Host};
 use record::Record;
 
