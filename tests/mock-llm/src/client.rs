@@ -71,10 +71,18 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Connects with the default [`IO_TIMEOUT`].
     pub fn open(addr: SocketAddr) -> io::Result<Connection> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Connection::open_with_timeout(addr, IO_TIMEOUT)
+    }
+
+    /// Connects; every connect, read and write may block at most `timeout`
+    /// (a response that stops arriving fails with `TimedOut`/`WouldBlock`
+    /// instead of blocking the test).
+    pub fn open_with_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<Connection> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;
         let writer = stream.try_clone()?;
         Ok(Connection {
@@ -85,8 +93,8 @@ impl Connection {
     }
 
     /// Sends a request with a `content-length` body and reads the whole
-    /// response. `host`, `content-length` are added; caller headers come
-    /// after them.
+    /// response. `host` (unless the caller gives one) and `content-length`
+    /// are added; caller headers come after them.
     pub fn request(
         &mut self,
         method: &str,
@@ -94,15 +102,36 @@ impl Connection {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.addr);
+        let raw: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        self.request_bytes(method, path, &raw, body)
+    }
+
+    /// [`Self::request`] with header values as raw bytes, sent as given: any
+    /// byte but CR, LF and NUL is legal in an HTTP/1.1 field value (bytes
+    /// from 0x80 up are obs-text), so values need not be UTF-8. A `host`
+    /// among `headers` replaces the default one (so `Host` itself can carry
+    /// such bytes).
+    pub fn request_bytes(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> io::Result<Response> {
+        let mut msg = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            msg.extend_from_slice(format!("host: {}\r\n", self.addr).as_bytes());
+        }
         if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
-            head.push_str(&format!("content-length: {}\r\n", body.len()));
+            msg.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
         }
         for (n, v) in headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
+            msg.extend_from_slice(n.as_bytes());
+            msg.extend_from_slice(b": ");
+            msg.extend_from_slice(v);
+            msg.extend_from_slice(b"\r\n");
         }
-        head.push_str("\r\n");
-        let mut msg = head.into_bytes();
+        msg.extend_from_slice(b"\r\n");
         msg.extend_from_slice(body);
         self.writer.write_all(&msg)?;
         self.writer.flush()?;
@@ -187,6 +216,32 @@ pub fn request(
     body: &[u8],
 ) -> io::Result<Response> {
     Connection::open(addr)?.request(method, path, headers, body)
+}
+
+/// One request with raw-byte header values on a fresh connection (see
+/// [`Connection::request_bytes`]).
+pub fn request_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> io::Result<Response> {
+    Connection::open(addr)?.request_bytes(method, path, headers, body)
+}
+
+/// One request on a fresh connection whose every connect, read and write may
+/// block at most `timeout`: a response that stops before its end fails the
+/// call instead of hanging.
+pub fn request_with_timeout(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> io::Result<Response> {
+    Connection::open_with_timeout(addr, timeout)?.request(method, path, headers, body)
 }
 
 /// `POST` of a JSON body (`content-type: application/json` added).
