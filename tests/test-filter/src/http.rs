@@ -177,6 +177,7 @@ impl TestHttp {
                 return crate::redis::start(self.id, &words);
             }
             "panic" => explode(),
+            "ai-log" => self.write_ai_log(),
             "body-rewrite" | "body-append" | "trailers" | "done-later" | "pause-response" => {}
             other => log::warn(&format!("unknown test action {other:?}")),
         }
@@ -198,6 +199,29 @@ impl TestHttp {
             if let Some((path, value)) = assignment.split_once('=') {
                 let segments: Vec<&str> = path.split('.').collect();
                 self.set_property(segments, Some(value.as_bytes()));
+            }
+        }
+    }
+
+    fn write_ai_log(&self) {
+        let text = self
+            .header("x-test-ai-log")
+            .unwrap_or_else(|| crate::ai_log::DEFAULT_FIELDS.to_string());
+        let result = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+            .map_err(|e| format!("x-test-ai-log is not a JSON object: {e}"))
+            .and_then(|fields| {
+                let existing = self.get_property(vec!["ai_log"]).unwrap_or_default();
+                crate::ai_log::merged(&existing, &fields)
+            });
+        match result {
+            Ok(value) => {
+                self.set_property(vec!["ai_log"], Some(value.as_bytes()));
+                log::debug(&format!("ai_log written: {value}"));
+                self.add("x-test-ai-log-result", "ok");
+            }
+            Err(e) => {
+                log::warn(&format!("ai_log not written: {e}"));
+                self.add("x-test-ai-log-result", &e.replace(['\r', '\n'], " "));
             }
         }
     }
