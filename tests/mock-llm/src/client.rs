@@ -135,7 +135,7 @@ impl Connection {
         msg.extend_from_slice(body);
         self.writer.write_all(&msg)?;
         self.writer.flush()?;
-        self.read_response(method == "HEAD")
+        self.read_response_to(method == "HEAD")
     }
 
     /// Sends a request whose body goes out chunked, one chunk per element.
@@ -161,10 +161,51 @@ impl Connection {
         }
         self.writer.write_all(b"0\r\n\r\n")?;
         self.writer.flush()?;
-        self.read_response(method == "HEAD")
+        self.read_response_to(method == "HEAD")
     }
 
-    fn read_response(&mut self, head_only: bool) -> io::Result<Response> {
+    /// Writes `bytes` as they are (a request head, part of a body): for
+    /// tests that control when each part of a request is sent. Read the
+    /// answer with [`Self::read_response`].
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes)?;
+        self.writer.flush()
+    }
+
+    /// Whether a response has begun to arrive (a byte is readable) within
+    /// `wait`; `false` when nothing came. A closed connection counts as
+    /// arrived (the read then reports it). The connection's timeouts are
+    /// restored afterwards.
+    pub fn response_started(&mut self, wait: Duration) -> io::Result<bool> {
+        if !self.reader.buffer().is_empty() {
+            return Ok(true);
+        }
+        let stream = self.reader.get_ref();
+        let previous = stream.read_timeout()?;
+        stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let mut byte = [0u8; 1];
+        let started = match stream.peek(&mut byte) {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        };
+        stream.set_read_timeout(previous)?;
+        started
+    }
+
+    /// Reads one whole response (after [`Self::write_raw`]).
+    pub fn read_response(&mut self) -> io::Result<Response> {
+        self.read_response_to(false)
+    }
+
+    fn read_response_to(&mut self, head_only: bool) -> io::Result<Response> {
         loop {
             let (start, headers) = wire::read_head(&mut self.reader)?.ok_or_else(|| {
                 io::Error::new(

@@ -317,6 +317,22 @@ fn counts_connections_request_starts_and_completed_requests() {
 }
 
 #[test]
+fn a_request_can_be_written_in_parts() {
+    let mock = MockLlm::start(MockConfig::new());
+    let mut conn = Connection::open(mock.addr()).unwrap();
+    conn.write_raw(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n")
+        .unwrap();
+    assert!(eventually(|| mock.request_starts() == 1));
+    assert!(!conn.response_started(Duration::from_millis(30)).unwrap());
+    assert_eq!(mock.requests_completed(), 0);
+    conn.write_raw(b"{}").unwrap();
+    assert!(conn.response_started(Duration::from_secs(5)).unwrap());
+    let r = conn.read_response().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(mock.requests_completed(), 1);
+}
+
+#[test]
 fn copes_with_an_8_mib_request_body() {
     let mock = MockLlm::start(MockConfig::new());
     let long = "x".repeat(8 * 1024 * 1024);

@@ -66,7 +66,7 @@ pub fn merged(existing: &[u8], fields: &Map<String, Value>) -> Result<String, St
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn fields(json: &str) -> Map<String, Value> {

@@ -210,12 +210,16 @@ impl TestHttp {
         let result = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
             .map_err(|e| format!("x-test-ai-log is not a JSON object: {e}"))
             .and_then(|fields| {
-                let existing = self.get_property(vec!["ai_log"]).unwrap_or_default();
-                crate::ai_log::merged(&existing, &fields)
+                let host = host_glue::ProxyWasmHost;
+                let existing =
+                    host_glue::Host::get_property(&host, &["ai_log"]).unwrap_or_default();
+                let value = crate::ai_log::merged(&existing, &fields)?;
+                host_glue::Host::set_property(&host, &["ai_log"], value.as_bytes())
+                    .map_err(|e| format!("set_property ai_log: {e}"))?;
+                Ok(value)
             });
         match result {
             Ok(value) => {
-                self.set_property(vec!["ai_log"], Some(value.as_bytes()));
                 log::debug(&format!("ai_log written: {value}"));
                 self.add("x-test-ai-log-result", "ok");
             }
