@@ -892,6 +892,46 @@ fn ai_log_headers(key: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The control: two filters that both write `ai_log` as Higress's Go SDK
+/// does (read, unescape, merge, escape, write) give valid lines with both
+/// filters' keys, through Envoy's real filter state.
+#[test]
+fn ai_log_written_the_higress_way_keeps_the_access_log_json() {
+    if skip(
+        "ai_log_written_the_higress_way_keeps_the_access_log_json",
+        &[],
+        true,
+    ) {
+        return;
+    }
+    let mock = MockLlm::start(MockConfig::new());
+    let envoy = EnvoyBuilder::basic()
+        .upstream_port(mock.port())
+        .higress_access_log()
+        .filter(first_filter())
+        .filter(
+            WasmFilter::new(
+                "test-filter",
+                &json!({"ai_log": {"second": "yes", "quote": "a\"b<c>"}}),
+            )
+            .file(test_filter_wasm()),
+        )
+        .start();
+    let headers = ai_log_headers("k");
+    let h: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let r = envoy.post_json("/v1/chat/completions", &h, &json!({"model": "m"}));
+    assert_eq!(r.status, 200, "{}", brief(&r));
+    check_access_log(&envoy, 1, |_, ai_log| {
+        if ai_log.get("second") == Some(&json!("yes"))
+            && ai_log.get("quote") == Some(&json!("a\"b<c>"))
+        {
+            Ok(())
+        } else {
+            Err("the second filter's keys are missing".to_string())
+        }
+    });
+}
+
 /// test-filter (writing `ai_log` as Higress's Go plugins do) before
 /// ai-token-ratelimit: allowed, streamed and rejected requests.
 #[test]

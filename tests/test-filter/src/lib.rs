@@ -31,7 +31,7 @@
 //! | `close` | `proxy_close_stream(HttpRequest)` |
 //! | `redis` | pauses on a Redis call through host-glue (`INCR x-test-key`, or the `x-redis-cmd` words); the reply (re-encoded RESP, CRLF → space) becomes `x-redis-reply`; failures become local replies with `x-redis-status` |
 //! | `panic` | panics (the VM traps) |
-//! | `ai-log` | merges the JSON object of `x-test-ai-log` (default `{"model":"qwen","input_token":9}`) into the `ai_log` property in Higress's escaped form (see [`ai_log`]); `x-test-ai-log-result: ok` or the reason it could not merge |
+//! | `ai-log` | merges the config's `ai_log` object, else the JSON object of `x-test-ai-log` (default `{"model":"qwen","input_token":9}`), into the `ai_log` property in Higress's escaped form (see [`ai_log`]); `x-test-ai-log-result: ok` or the reason it could not merge |
 
 pub mod ai_log;
 pub mod config;
