@@ -849,7 +849,25 @@ fn check_access_log(
         let parsed: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(e) => {
-                problems.push(format!("line {i} is not JSON ({e}): {line}"));
+                // Say also what the raw filter state holds (an unescaped object breaks the
+                // line) and whether the first filter's keys are in it.
+                let raw = line
+                    .strip_prefix(r#"{"ai_log":""#)
+                    .and_then(|rest| rest.split_once(r#"","authority":""#))
+                    .map(|(raw, _)| raw);
+                let kept = raw
+                    .and_then(|r| serde_json::from_str::<Value>(r).ok())
+                    .map(|v| v.get("edge_id").is_some() && v.get("edge_seq").is_some());
+                problems.push(format!(
+                    "line {i} is not JSON ({e}): the ai_log filter state is {} (written \
+                     unescaped{}); line: {line}",
+                    raw.unwrap_or("?"),
+                    match kept {
+                        Some(true) => ", the first filter's keys are in it",
+                        Some(false) => ", and the first filter's keys are gone from it",
+                        None => "?",
+                    }
+                ));
                 continue;
             }
         };
