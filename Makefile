@@ -38,12 +38,16 @@ build: wasm-target ## build both variants of every plugin into dist/envoy and di
 	cargo build --release --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) --target-dir target/envoy
 	cargo build --release --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) --features higress --target-dir target/higress
 	cargo build --release --target $(WASM_TARGET) -p test-filter -p parser-filter --target-dir target/higress
+	@# the test filter for stock Envoy: without Higress's Redis imports
+	cargo build --release --target $(WASM_TARGET) -p test-filter --no-default-features --target-dir target/envoy
 	@mkdir -p dist/envoy dist/higress
 	@for p in $(PLUGINS); do f=$$(echo $$p | tr - _).wasm; \
 	  cp target/envoy/$(WASM_TARGET)/release/$$f dist/envoy/$$p.wasm; \
 	  cp target/higress/$(WASM_TARGET)/release/$$f dist/higress/$$p.wasm; done
 	@mkdir -p dist/test
 	@cp target/higress/$(WASM_TARGET)/release/test_filter.wasm target/higress/$(WASM_TARGET)/release/parser_filter.wasm dist/test/
+	@mkdir -p dist/test/envoy
+	@cp target/envoy/$(WASM_TARGET)/release/test_filter.wasm dist/test/envoy/
 	@ls -l dist/envoy dist/higress
 
 test: prereqs build ## run every test: native, wasm host with real Redis, real Envoy

@@ -25,8 +25,11 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// picked per start), `{{UPSTREAM_PORT}}` (see [`Self::upstream_port`]),
 /// `{{WASM_DIR}}`, `{{WASM_FILTERS}}` (the YAML list of the configured Wasm
 /// filters, meant to stand alone on its line inside `http_filters:`),
-/// `{{WORK_DIR}}` (this Envoy's temp dir), `{{ACCESS_LOG}}` (a file in it).
-/// Any other placeholder gets its value from [`Self::var`] or
+/// `{{WORK_DIR}}` (this Envoy's temp dir), `{{ACCESS_LOG}}` (a file in it),
+/// `{{ACCESS_LOG_FORMAT}}` (a quoted YAML scalar, see
+/// [`Self::access_log_format`]), `{{BUFFER_LIMITS}}` (a line
+/// `per_connection_buffer_limit_bytes: N`, or nothing, see
+/// [`Self::buffer_limit_bytes`]). Any other placeholder gets its value from [`Self::var`] or
 /// [`Self::port_var`]; `var` can also override a built-in one.
 #[derive(Debug, Clone)]
 pub struct EnvoyBuilder {
@@ -42,12 +45,55 @@ pub struct EnvoyBuilder {
     component_log_levels: Vec<(String, String)>,
     extra_args: Vec<String>,
     ready_timeout: Duration,
+    buffer_limit_bytes: Option<u64>,
+    access_log_format: String,
+    default_allow_on_headers_stop_iteration: Option<bool>,
 }
+
+/// The access-log line of `templates/basic.yaml` unless a test chooses
+/// another ([`EnvoyBuilder::access_log_format`]).
+pub const BASIC_ACCESS_LOG_FORMAT: &str = "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% -> %REQ(:PATH)% %RESPONSE_CODE% flags=%RESPONSE_FLAGS% route=%ROUTE_NAME% details=%RESPONSE_CODE_DETAILS% in=%BYTES_RECEIVED% out=%BYTES_SENT%\n";
+
+/// Higress's default access-log format (the gateway's `accessLogFormat`,
+/// `helm/core/templates/configmap.yaml` of alibaba/higress), a JSON object
+/// per line whose first field is the `ai_log` filter state. It is valid JSON
+/// only if what a plugin writes into `wasm.ai_log` is already escaped as the
+/// inside of a JSON string. Envoy adds nothing, so the line end is ours.
+pub const HIGRESS_ACCESS_LOG_FORMAT: &str = concat!(
+    r#"{"ai_log":"%FILTER_STATE(wasm.ai_log:PLAIN)%","authority":"%REQ(X-ENVOY-ORIGINAL-HOST?:AUTHORITY)%","#,
+    r#""bytes_received":"%BYTES_RECEIVED%","bytes_sent":"%BYTES_SENT%","#,
+    r#""downstream_local_address":"%DOWNSTREAM_LOCAL_ADDRESS%","downstream_remote_address":"%DOWNSTREAM_REMOTE_ADDRESS%","#,
+    r#""duration":"%DURATION%","istio_policy_status":"%DYNAMIC_METADATA(istio.mixer:status)%","#,
+    r#""method":"%REQ(:METHOD)%","path":"%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%","protocol":"%PROTOCOL%","#,
+    r#""request_id":"%REQ(X-REQUEST-ID)%","requested_server_name":"%REQUESTED_SERVER_NAME%","#,
+    r#""response_code":"%RESPONSE_CODE%","response_flags":"%RESPONSE_FLAGS%","route_name":"%ROUTE_NAME%","#,
+    r#""start_time":"%START_TIME%","trace_id":"%REQ(X-B3-TRACEID)%","upstream_cluster":"%UPSTREAM_CLUSTER%","#,
+    r#""upstream_host":"%UPSTREAM_HOST%","upstream_local_address":"%UPSTREAM_LOCAL_ADDRESS%","#,
+    r#""upstream_service_time":"%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%","#,
+    r#""upstream_transport_failure_reason":"%UPSTREAM_TRANSPORT_FAILURE_REASON%","#,
+    r#""user_agent":"%REQ(USER-AGENT)%","x_forwarded_for":"%REQ(X-FORWARDED-FOR)%","#,
+    r#""response_code_details":"%RESPONSE_CODE_DETAILS%"}"#,
+    "\n"
+);
+
+/// The buffer limit of the shipped `envoy/envoy.yaml` (listener and LLM
+/// cluster): 32 MiB, so a plugin can hold a large request body.
+pub const SHIPPED_BUFFER_LIMIT_BYTES: u64 = 32 * 1024 * 1024;
 
 impl EnvoyBuilder {
     /// `templates/basic.yaml` of this crate.
     pub fn basic() -> EnvoyBuilder {
         EnvoyBuilder::from_template_file(templates_dir().join("basic.yaml"))
+    }
+
+    /// `templates/shipped.yaml`: the shipped `envoy/envoy.yaml` (route
+    /// `llm-route` on `/v1/`, 32 MiB buffer limits on listener and cluster,
+    /// `allow_on_headers_stop_iteration: true` on every Wasm filter that does
+    /// not set it itself), with the test's filters and an access log.
+    pub fn shipped() -> EnvoyBuilder {
+        EnvoyBuilder::from_template_file(templates_dir().join("shipped.yaml"))
+            .buffer_limit_bytes(SHIPPED_BUFFER_LIMIT_BYTES)
+            .allow_on_headers_stop_iteration(true)
     }
 
     /// A template file; panics when it cannot be read (test helper).
@@ -74,7 +120,39 @@ impl EnvoyBuilder {
             component_log_levels: Vec::new(),
             extra_args: Vec::new(),
             ready_timeout: READY_TIMEOUT,
+            buffer_limit_bytes: None,
+            access_log_format: BASIC_ACCESS_LOG_FORMAT.to_string(),
+            default_allow_on_headers_stop_iteration: None,
         }
+    }
+
+    /// `per_connection_buffer_limit_bytes` on the listener and the LLM
+    /// cluster (`{{BUFFER_LIMITS}}` in the template). Unset: Envoy's default
+    /// (1 MiB), past which a filter that holds a request body makes Envoy
+    /// answer 413.
+    pub fn buffer_limit_bytes(mut self, bytes: u64) -> Self {
+        self.buffer_limit_bytes = Some(bytes);
+        self
+    }
+
+    /// `allow_on_headers_stop_iteration` for every Wasm filter that does not
+    /// set it itself ([`WasmFilter::allow_on_headers_stop_iteration`]).
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
+        self.default_allow_on_headers_stop_iteration = Some(allow);
+        self
+    }
+
+    /// The access-log line format (`{{ACCESS_LOG_FORMAT}}`, an Envoy
+    /// `text_format_source`); default [`BASIC_ACCESS_LOG_FORMAT`].
+    pub fn access_log_format(mut self, format: &str) -> Self {
+        self.access_log_format = format.to_string();
+        self
+    }
+
+    /// The access log in Higress's default format
+    /// ([`HIGRESS_ACCESS_LOG_FORMAT`]).
+    pub fn higress_access_log(self) -> Self {
+        self.access_log_format(HIGRESS_ACCESS_LOG_FORMAT)
     }
 
     /// Port of the upstream (mock LLM) for `{{UPSTREAM_PORT}}`.
@@ -147,6 +225,21 @@ impl EnvoyBuilder {
         &self.filters
     }
 
+    /// The filters as rendered: the builder's defaults applied.
+    fn effective_filters(&self) -> Vec<WasmFilter> {
+        self.filters
+            .iter()
+            .cloned()
+            .map(|mut f| {
+                if f.allow_on_headers_stop_iteration.is_none() {
+                    f.allow_on_headers_stop_iteration =
+                        self.default_allow_on_headers_stop_iteration;
+                }
+                f
+            })
+            .collect()
+    }
+
     /// Renders the config with the given ports and work dir.
     fn render_with(&self, listener: u16, admin: u16, dir: &Path) -> Result<String, E2eError> {
         let mut vars = BTreeMap::new();
@@ -161,7 +254,17 @@ impl EnvoyBuilder {
         );
         vars.insert(
             "WASM_FILTERS".to_string(),
-            render::wasm_filters_yaml(&self.filters, &self.wasm_dir),
+            render::wasm_filters_yaml(&self.effective_filters(), &self.wasm_dir),
+        );
+        vars.insert(
+            "BUFFER_LIMITS".to_string(),
+            self.buffer_limit_bytes
+                .map(|n| format!("per_connection_buffer_limit_bytes: {n}"))
+                .unwrap_or_default(),
+        );
+        vars.insert(
+            "ACCESS_LOG_FORMAT".to_string(),
+            render::yaml_str(&self.access_log_format),
         );
         vars.insert("WORK_DIR".to_string(), dir.to_string_lossy().into_owned());
         vars.insert(
@@ -498,6 +601,50 @@ impl Envoy {
             Ok(r) => r,
             Err(e) => panic!("POST {path} through Envoy: {e}"),
         }
+    }
+
+    /// A request with header values as raw bytes (need not be UTF-8; a
+    /// `host` among them replaces the default); panics on I/O errors.
+    pub fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> Response {
+        match client::request_bytes(self.listener_addr(), method, path, headers, body) {
+            Ok(r) => r,
+            Err(e) => panic!("{method} {path} through Envoy: {e}"),
+        }
+    }
+
+    /// Envoy's resident set size in KiB (`VmRSS` of `/proc/<pid>/status`);
+    /// `None` when the process is gone or the file unreadable.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Bytes Envoy's allocator holds (`server.memory_allocated`).
+    pub fn memory_allocated(&self) -> Option<u64> {
+        self.stat("server.memory_allocated")
+    }
+
+    /// The access log's lines (complete lines only).
+    pub fn access_log_lines(&self) -> Vec<String> {
+        let text = self.access_log();
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => "",
+        };
+        complete
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// Whether the process is still running.

@@ -34,7 +34,10 @@ pub mod probe;
 pub mod render;
 pub mod stats;
 
-pub use envoy::{poll_until, Envoy, EnvoyBuilder, RenderedConfig, READY_TIMEOUT};
+pub use envoy::{
+    poll_until, Envoy, EnvoyBuilder, RenderedConfig, BASIC_ACCESS_LOG_FORMAT,
+    HIGRESS_ACCESS_LOG_FORMAT, READY_TIMEOUT, SHIPPED_BUFFER_LIMIT_BYTES,
+};
 /// The tiny HTTP client (`post_json`, `get`, `request`, [`http::Connection`]).
 pub use mock_llm::client as http;
 pub use mock_llm::{self, MockConfig, MockLlm, RecordedRequest};
@@ -78,6 +81,16 @@ pub fn wasm_dir() -> PathBuf {
     match std::env::var_os("E2E_WASM_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d),
         _ => workspace_root().join("dist").join("envoy"),
+    }
+}
+
+/// The test filter (`tests/test-filter`) built for stock Envoy (without the
+/// Higress Redis imports): `$E2E_TEST_FILTER_WASM`, else
+/// `<workspace>/dist/test/envoy/test_filter.wasm` (`make build`).
+pub fn test_filter_wasm() -> PathBuf {
+    match std::env::var_os("E2E_TEST_FILTER_WASM") {
+        Some(f) if !f.is_empty() => PathBuf::from(f),
+        _ => workspace_root().join("dist/test/envoy/test_filter.wasm"),
     }
 }
 

@@ -127,6 +127,12 @@ pub struct WasmFilter {
     pub vm_id: String,
     /// Plugin `failure_policy` (e.g. `FAIL_OPEN`); empty = Envoy's default.
     pub failure_policy: String,
+    /// `allow_on_headers_stop_iteration` of Envoy's `PluginConfig`: whether a
+    /// plugin that pauses in a headers callback still gets the body (`true`),
+    /// or Envoy stops the whole stream (Envoy's default, `false`). `None`
+    /// leaves the field out (or takes the builder's default, see
+    /// [`crate::EnvoyBuilder::allow_on_headers_stop_iteration`]).
+    pub allow_on_headers_stop_iteration: Option<bool>,
 }
 
 impl WasmFilter {
@@ -145,6 +151,7 @@ impl WasmFilter {
             root_id: String::new(),
             vm_id: String::new(),
             failure_policy: String::new(),
+            allow_on_headers_stop_iteration: None,
         }
     }
 
@@ -162,6 +169,11 @@ impl WasmFilter {
     }
     pub fn failure_policy(mut self, policy: &str) -> Self {
         self.failure_policy = policy.to_string();
+        self
+    }
+    /// Sets `allow_on_headers_stop_iteration` on this filter.
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
+        self.allow_on_headers_stop_iteration = Some(allow);
         self
     }
 
@@ -192,6 +204,9 @@ impl WasmFilter {
         }
         if !self.failure_policy.is_empty() {
             y.push_str(&format!("      failure_policy: {}\n", self.failure_policy));
+        }
+        if let Some(allow) = self.allow_on_headers_stop_iteration {
+            y.push_str(&format!("      allow_on_headers_stop_iteration: {allow}\n"));
         }
         y.push_str("      vm_config:\n");
         y.push_str(&format!("        vm_id: {}\n", yaml_str(&vm_id)));
@@ -261,5 +276,10 @@ mod tests {
         assert!(y.contains("filename: \"/w/ai-quota.wasm\""));
         assert!(y.contains(r#"value: "{\"k\":\"v\\\"w\",\"n\":\"数据\"}""#));
         assert!(!y.contains("root_id"));
+        assert!(!y.contains("allow_on_headers_stop_iteration"));
+        let y = f
+            .allow_on_headers_stop_iteration(true)
+            .to_yaml(Path::new("/w"), 0);
+        assert!(y.contains("\n      allow_on_headers_stop_iteration: true\n"));
     }
 }

@@ -71,10 +71,18 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Connects with the default [`IO_TIMEOUT`].
     pub fn open(addr: SocketAddr) -> io::Result<Connection> {
-        let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
-        stream.set_read_timeout(Some(IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(IO_TIMEOUT))?;
+        Connection::open_with_timeout(addr, IO_TIMEOUT)
+    }
+
+    /// Connects; every connect, read and write may block at most `timeout`
+    /// (a response that stops arriving fails with `TimedOut`/`WouldBlock`
+    /// instead of blocking the test).
+    pub fn open_with_timeout(addr: SocketAddr, timeout: Duration) -> io::Result<Connection> {
+        let stream = TcpStream::connect_timeout(&addr, timeout)?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
         stream.set_nodelay(true)?;
         let writer = stream.try_clone()?;
         Ok(Connection {
@@ -85,8 +93,8 @@ impl Connection {
     }
 
     /// Sends a request with a `content-length` body and reads the whole
-    /// response. `host`, `content-length` are added; caller headers come
-    /// after them.
+    /// response. `host` (unless the caller gives one) and `content-length`
+    /// are added; caller headers come after them.
     pub fn request(
         &mut self,
         method: &str,
@@ -94,19 +102,40 @@ impl Connection {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> io::Result<Response> {
-        let mut head = format!("{method} {path} HTTP/1.1\r\nhost: {}\r\n", self.addr);
+        let raw: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        self.request_bytes(method, path, &raw, body)
+    }
+
+    /// [`Self::request`] with header values as raw bytes, sent as given: any
+    /// byte but CR, LF and NUL is legal in an HTTP/1.1 field value (bytes
+    /// from 0x80 up are obs-text), so values need not be UTF-8. A `host`
+    /// among `headers` replaces the default one (so `Host` itself can carry
+    /// such bytes).
+    pub fn request_bytes(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> io::Result<Response> {
+        let mut msg = format!("{method} {path} HTTP/1.1\r\n").into_bytes();
+        if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+            msg.extend_from_slice(format!("host: {}\r\n", self.addr).as_bytes());
+        }
         if !body.is_empty() || !matches!(method, "GET" | "HEAD") {
-            head.push_str(&format!("content-length: {}\r\n", body.len()));
+            msg.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
         }
         for (n, v) in headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
+            msg.extend_from_slice(n.as_bytes());
+            msg.extend_from_slice(b": ");
+            msg.extend_from_slice(v);
+            msg.extend_from_slice(b"\r\n");
         }
-        head.push_str("\r\n");
-        let mut msg = head.into_bytes();
+        msg.extend_from_slice(b"\r\n");
         msg.extend_from_slice(body);
         self.writer.write_all(&msg)?;
         self.writer.flush()?;
-        self.read_response(method == "HEAD")
+        self.read_response_to(method == "HEAD")
     }
 
     /// Sends a request whose body goes out chunked, one chunk per element.
@@ -132,10 +161,51 @@ impl Connection {
         }
         self.writer.write_all(b"0\r\n\r\n")?;
         self.writer.flush()?;
-        self.read_response(method == "HEAD")
+        self.read_response_to(method == "HEAD")
     }
 
-    fn read_response(&mut self, head_only: bool) -> io::Result<Response> {
+    /// Writes `bytes` as they are (a request head, part of a body): for
+    /// tests that control when each part of a request is sent. Read the
+    /// answer with [`Self::read_response`].
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes)?;
+        self.writer.flush()
+    }
+
+    /// Whether a response has begun to arrive (a byte is readable) within
+    /// `wait`; `false` when nothing came. A closed connection counts as
+    /// arrived (the read then reports it). The connection's timeouts are
+    /// restored afterwards.
+    pub fn response_started(&mut self, wait: Duration) -> io::Result<bool> {
+        if !self.reader.buffer().is_empty() {
+            return Ok(true);
+        }
+        let stream = self.reader.get_ref();
+        let previous = stream.read_timeout()?;
+        stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let mut byte = [0u8; 1];
+        let started = match stream.peek(&mut byte) {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        };
+        stream.set_read_timeout(previous)?;
+        started
+    }
+
+    /// Reads one whole response (after [`Self::write_raw`]).
+    pub fn read_response(&mut self) -> io::Result<Response> {
+        self.read_response_to(false)
+    }
+
+    fn read_response_to(&mut self, head_only: bool) -> io::Result<Response> {
         loop {
             let (start, headers) = wire::read_head(&mut self.reader)?.ok_or_else(|| {
                 io::Error::new(
@@ -187,6 +257,32 @@ pub fn request(
     body: &[u8],
 ) -> io::Result<Response> {
     Connection::open(addr)?.request(method, path, headers, body)
+}
+
+/// One request with raw-byte header values on a fresh connection (see
+/// [`Connection::request_bytes`]).
+pub fn request_bytes(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> io::Result<Response> {
+    Connection::open(addr)?.request_bytes(method, path, headers, body)
+}
+
+/// One request on a fresh connection whose every connect, read and write may
+/// block at most `timeout`: a response that stops before its end fails the
+/// call instead of hanging.
+pub fn request_with_timeout(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> io::Result<Response> {
+    Connection::open_with_timeout(addr, timeout)?.request(method, path, headers, body)
 }
 
 /// `POST` of a JSON body (`content-type: application/json` added).

@@ -51,6 +51,12 @@ pub struct MockConfig {
     /// `x-mock-stream-error: true`: a streamed answer is cut after about half
     /// of its content by the provider's error event (no usage, no end marker).
     pub stream_error: bool,
+    /// `x-mock-stream-content-length: true`: a streamed answer (SSE, NDJSON)
+    /// is framed with `content-length` instead of chunked transfer encoding,
+    /// still written piece by piece with a flush after each (as some providers
+    /// and proxies in front of them do). Plain JSON answers always carry
+    /// `content-length` unless split.
+    pub stream_content_length: bool,
 }
 
 impl Default for MockConfig {
@@ -67,6 +73,7 @@ impl Default for MockConfig {
             status: None,
             omit_usage: false,
             stream_error: false,
+            stream_content_length: false,
         }
     }
 }
@@ -122,6 +129,10 @@ impl MockConfig {
         self.stream_error = on;
         self
     }
+    pub fn stream_content_length(mut self, on: bool) -> Self {
+        self.stream_content_length = on;
+        self
+    }
 
     /// This configuration with the request's `x-mock-*` headers applied
     /// (header names compared case-insensitively). An unknown `x-mock-*`
@@ -159,6 +170,7 @@ impl MockConfig {
                 }
                 "omit-usage" => c.omit_usage = flag(name, value)?,
                 "stream-error" => c.stream_error = flag(name, value)?,
+                "stream-content-length" => c.stream_content_length = flag(name, value)?,
                 _ => return Err(format!("unknown override header {name}")),
             }
         }
@@ -193,6 +205,7 @@ mod tests {
                 ("x-mock-split-bytes", "0"),
                 ("x-mock-status", "429"),
                 ("x-mock-omit-usage", "TRUE"),
+                ("x-mock-stream-content-length", "1"),
                 ("content-type", "application/json"),
             ])
             .unwrap();
@@ -200,6 +213,7 @@ mod tests {
         assert_eq!(c.split_bytes, None);
         assert_eq!(c.status, Some(429));
         assert!(c.omit_usage);
+        assert!(c.stream_content_length);
         assert!(base.with_overrides([("x-mock-chunks", "-1")]).is_err());
         assert!(base.with_overrides([("x-mock-chunk", "1")]).is_err());
         assert!(base.with_overrides([("x-mock-status", "99")]).is_err());

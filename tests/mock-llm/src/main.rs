@@ -9,7 +9,7 @@ use mock_llm::{MockConfig, MockLlm};
 const USAGE: &str = "usage: mock-llm [--port N] [--prompt-tokens N] [--completion-tokens N]
                 [--cached-tokens N] [--reasoning-tokens N] [--cache-creation-tokens N]
                 [--chunks N] [--split-bytes N] [--delay-ms N] [--status CODE]
-                [--omit-usage] [--stream-error]
+                [--omit-usage] [--stream-error] [--stream-content-length]
   --port 0 (the default) picks a free port. Every option can be overridden per
   request with the matching x-mock-* header (e.g. x-mock-prompt-tokens: 5).";
 
@@ -44,6 +44,7 @@ fn parse_args(args: &[String]) -> Result<(u16, MockConfig), String> {
             "--status" => c = c.status(n(name, value()?)?),
             "--omit-usage" => c = c.omit_usage(true),
             "--stream-error" => c = c.stream_error(true),
+            "--stream-content-length" => c = c.stream_content_length(true),
             "-h" | "--help" => return Err(String::new()),
             _ => return Err(format!("unknown argument {arg:?}")),
         }

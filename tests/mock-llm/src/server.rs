@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::providers::{self, Reply};
-use crate::wire::{self, Headers};
+use crate::wire::{self, Headers, RawHeaders};
 use crate::MockConfig;
 
 /// One request as the mock received it.
@@ -21,8 +21,11 @@ pub struct RecordedRequest {
     pub method: String,
     /// Request target as sent, query included.
     pub path: String,
-    /// Header names lowercased, in arrival order.
+    /// Header names lowercased, in arrival order; values that are not UTF-8
+    /// are decoded lossily (U+FFFD), see [`Self::raw_headers`].
     pub headers: Vec<(String, String)>,
+    /// The same headers with their values as the bytes that arrived.
+    pub raw_headers: RawHeaders,
     /// The body, de-chunked.
     pub body: Vec<u8>,
 }
@@ -31,6 +34,22 @@ impl RecordedRequest {
     /// First value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
         wire::header(&self.headers, name)
+    }
+    /// First value of a header as the bytes that arrived.
+    pub fn raw_header(&self, name: &str) -> Option<&[u8]> {
+        self.raw_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+    /// Length of the de-chunked body.
+    pub fn body_len(&self) -> usize {
+        self.body.len()
+    }
+    /// [`crate::digest`] of the de-chunked body, to compare bodies without
+    /// printing them.
+    pub fn body_digest(&self) -> u64 {
+        crate::digest(&self.body)
     }
     /// Path without the query.
     pub fn path_only(&self) -> &str {
@@ -55,6 +74,12 @@ struct Shared {
     requests: Mutex<Vec<RecordedRequest>>,
     stopping: AtomicBool,
     seq: AtomicU64,
+    /// TCP connections accepted.
+    connections: AtomicU64,
+    /// Requests whose head (start line and headers) arrived.
+    request_starts: AtomicU64,
+    /// Requests whose body arrived in full (each one is also recorded).
+    requests_completed: AtomicU64,
     /// Open connections, to be shut down when the server stops.
     conns: Mutex<HashMap<u64, TcpStream>>,
     workers: Mutex<Vec<JoinHandle<()>>>,
@@ -86,6 +111,9 @@ impl MockLlm {
             requests: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
             seq: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            request_starts: AtomicU64::new(0),
+            requests_completed: AtomicU64::new(0),
             conns: Mutex::new(HashMap::new()),
             workers: Mutex::new(Vec::new()),
         });
@@ -123,9 +151,37 @@ impl MockLlm {
         lock(&self.shared.requests).last().cloned()
     }
 
-    /// Forgets the recorded requests.
+    /// Forgets the recorded requests (the counters stay, see
+    /// [`Self::reset_counts`]).
     pub fn clear(&self) {
         lock(&self.shared.requests).clear();
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// Requests whose head (start line and headers) arrived so far, whether
+    /// or not their body followed: a proxy that sends a request's headers
+    /// upstream and then resets it counts here but not in
+    /// [`Self::requests_completed`].
+    pub fn request_starts(&self) -> u64 {
+        self.shared.request_starts.load(Ordering::SeqCst)
+    }
+
+    /// Requests received in full (headers and body) so far; each one was
+    /// answered and recorded (unless the server stopped meanwhile).
+    pub fn requests_completed(&self) -> u64 {
+        self.shared.requests_completed.load(Ordering::SeqCst)
+    }
+
+    /// Sets [`Self::connections`], [`Self::request_starts`] and
+    /// [`Self::requests_completed`] back to zero.
+    pub fn reset_counts(&self) {
+        self.shared.connections.store(0, Ordering::SeqCst);
+        self.shared.request_starts.store(0, Ordering::SeqCst);
+        self.shared.requests_completed.store(0, Ordering::SeqCst);
     }
 
     pub fn config(&self) -> MockConfig {
@@ -170,6 +226,7 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             break;
         }
         let Ok(stream) = stream else { continue };
+        shared.connections.fetch_add(1, Ordering::SeqCst);
         next_id += 1;
         let id = next_id;
         if let Ok(clone) = stream.try_clone() {
@@ -195,19 +252,25 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
     let mut out = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     loop {
-        let Some((start, headers)) = wire::read_head(&mut reader)? else {
+        let Some((start, raw_headers)) = wire::read_head_raw(&mut reader)? else {
             return Ok(());
         };
+        shared.request_starts.fetch_add(1, Ordering::SeqCst);
+        let headers = wire::lossy_headers(&raw_headers);
         let mut parts = start.split_whitespace();
         let (Some(method), Some(target), Some(version)) =
             (parts.next(), parts.next(), parts.next())
         else {
+            let framing = Framing {
+                split: None,
+                delay_ms: 0,
+                stream_content_length: false,
+                close: true,
+            };
             write_reply(
                 &mut out,
                 &providers::bad_request("bad request line"),
-                None,
-                0,
-                true,
+                &framing,
                 shared,
             )?;
             return Ok(());
@@ -230,6 +293,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
                 None => Vec::new(),
             }
         };
+        shared.requests_completed.fetch_add(1, Ordering::SeqCst);
         let seq = shared.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let base = lock(&shared.config).clone();
         let (reply, cfg) = answer(&method, &target, &headers, &body, &base, seq);
@@ -237,11 +301,16 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> io::Result<()> {
             method,
             path: target,
             headers,
+            raw_headers,
             body,
         });
-        let split = cfg.as_ref().and_then(|c| c.split_bytes);
-        let delay = cfg.as_ref().map_or(0, |c| c.delay_ms);
-        write_reply(&mut out, &reply, split, delay, close, shared)?;
+        let framing = Framing {
+            split: cfg.as_ref().and_then(|c| c.split_bytes),
+            delay_ms: cfg.as_ref().map_or(0, |c| c.delay_ms),
+            stream_content_length: cfg.as_ref().is_some_and(|c| c.stream_content_length),
+            close,
+        };
+        write_reply(&mut out, &reply, &framing, shared)?;
         if close {
             let _ = out.shutdown(Shutdown::Write);
             return Ok(());
@@ -284,12 +353,22 @@ fn answer(
     (reply, Some(cfg))
 }
 
+/// How a reply goes on the wire.
+struct Framing {
+    /// Re-cut the body into pieces of this many bytes (chunked framing).
+    split: Option<usize>,
+    /// Pause between pieces.
+    delay_ms: u64,
+    /// A streamed reply gets `content-length` instead of chunked framing.
+    stream_content_length: bool,
+    /// `connection: close`.
+    close: bool,
+}
+
 fn write_reply(
     out: &mut TcpStream,
     reply: &Reply,
-    split: Option<usize>,
-    delay_ms: u64,
-    close: bool,
+    framing: &Framing,
     shared: &Shared,
 ) -> io::Result<()> {
     let mut head = format!(
@@ -301,12 +380,12 @@ fn write_reply(
     if reply.content_type == "text/event-stream" {
         head.push_str("cache-control: no-cache\r\n");
     }
-    head.push_str(if close {
+    head.push_str(if framing.close {
         "connection: close\r\n"
     } else {
         "connection: keep-alive\r\n"
     });
-    let pieces: Vec<Vec<u8>> = match split {
+    let pieces: Vec<Vec<u8>> = match framing.split {
         Some(n) => reply
             .pieces
             .concat()
@@ -315,7 +394,7 @@ fn write_reply(
             .collect(),
         None => reply.pieces.clone(),
     };
-    if !reply.streamed && split.is_none() {
+    if !reply.streamed && framing.split.is_none() {
         let body = pieces.concat();
         head.push_str(&format!("content-length: {}\r\n\r\n", body.len()));
         let mut msg = head.into_bytes();
@@ -323,12 +402,18 @@ fn write_reply(
         out.write_all(&msg)?;
         return out.flush();
     }
-    head.push_str("transfer-encoding: chunked\r\n\r\n");
+    let chunked = !(reply.streamed && framing.stream_content_length);
+    if chunked {
+        head.push_str("transfer-encoding: chunked\r\n\r\n");
+    } else {
+        let total: usize = pieces.iter().map(Vec::len).sum();
+        head.push_str(&format!("content-length: {total}\r\n\r\n"));
+    }
     out.write_all(head.as_bytes())?;
     out.flush()?;
     for (i, piece) in pieces.iter().enumerate() {
-        if i > 0 && delay_ms > 0 {
-            std::thread::sleep(Duration::from_millis(delay_ms));
+        if i > 0 && framing.delay_ms > 0 {
+            std::thread::sleep(Duration::from_millis(framing.delay_ms));
         }
         if shared.stopping.load(Ordering::SeqCst) {
             return Err(io::Error::new(
@@ -336,9 +421,15 @@ fn write_reply(
                 "server stopping",
             ));
         }
-        out.write_all(&wire::chunk_frame(piece))?;
+        if chunked {
+            out.write_all(&wire::chunk_frame(piece))?;
+        } else {
+            out.write_all(piece)?;
+        }
         out.flush()?;
     }
-    out.write_all(b"0\r\n\r\n")?;
+    if chunked {
+        out.write_all(b"0\r\n\r\n")?;
+    }
     out.flush()
 }

@@ -21,9 +21,21 @@ fn invalid(msg: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
+/// Header names lowercased, values as the bytes that arrived (trimmed).
+/// HTTP/1.1 allows any byte from 0x80 up in a field value (obs-text), so a
+/// value need not be UTF-8.
+pub type RawHeaders = Vec<(String, Vec<u8>)>;
+
+/// [`RawHeaders`] as text: bytes that are not UTF-8 become U+FFFD.
+pub fn lossy_headers(raw: &RawHeaders) -> Headers {
+    raw.iter()
+        .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+        .collect()
+}
+
 /// Reads one line, CRLF or LF terminated, without the terminator. `Ok(None)`
 /// on a clean EOF before any byte.
-fn read_line<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<Option<String>> {
+fn read_line_bytes<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<Option<Vec<u8>>> {
     let mut buf = Vec::new();
     let n = r
         .by_ref()
@@ -46,14 +58,41 @@ fn read_line<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<Option<Str
     if buf.last() == Some(&b'\r') {
         buf.pop();
     }
-    String::from_utf8(buf)
-        .map(Some)
-        .map_err(|_| invalid("non UTF-8 bytes in message head"))
+    Ok(Some(buf))
 }
 
-/// Reads a start line and headers. `Ok(None)` when the peer closed the
-/// connection cleanly before sending anything (end of a keep-alive session).
-pub fn read_head<R: BufRead>(r: &mut R) -> io::Result<Option<(String, Headers)>> {
+/// [`read_line_bytes`] for lines that must be text (start line, chunk sizes).
+fn read_line<R: BufRead>(r: &mut R, budget: &mut usize) -> io::Result<Option<String>> {
+    match read_line_bytes(r, budget)? {
+        None => Ok(None),
+        Some(buf) => String::from_utf8(buf)
+            .map(Some)
+            .map_err(|_| invalid("non UTF-8 bytes in a start line or chunk size line")),
+    }
+}
+
+fn trim_bytes(mut b: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = b {
+        if first.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = b {
+        if last.is_ascii_whitespace() {
+            b = rest;
+        } else {
+            break;
+        }
+    }
+    b
+}
+
+/// Reads a start line and headers, values as bytes. `Ok(None)` when the peer
+/// closed the connection cleanly before sending anything (end of a keep-alive
+/// session).
+pub fn read_head_raw<R: BufRead>(r: &mut R) -> io::Result<Option<(String, RawHeaders)>> {
     let mut budget = MAX_HEAD;
     // Tolerate stray empty lines between pipelined messages (RFC 9112 2.2).
     let start = loop {
@@ -63,19 +102,32 @@ pub fn read_head<R: BufRead>(r: &mut R) -> io::Result<Option<(String, Headers)>>
             Some(l) => break l,
         }
     };
-    let mut headers = Headers::new();
+    let mut headers = RawHeaders::new();
     loop {
-        let line = read_line(r, &mut budget)?
+        let line = read_line_bytes(r, &mut budget)?
             .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "EOF in headers"))?;
         if line.is_empty() {
             break;
         }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| invalid(format!("bad header line {line:?}")))?;
-        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        let colon = line.iter().position(|&b| b == b':').ok_or_else(|| {
+            invalid(format!(
+                "bad header line {:?}",
+                String::from_utf8_lossy(&line)
+            ))
+        })?;
+        let (name, value) = line.split_at(colon);
+        let name = std::str::from_utf8(trim_bytes(name))
+            .map_err(|_| invalid("non UTF-8 bytes in a header name"))?;
+        let value = value.get(1..).unwrap_or_default();
+        headers.push((name.to_ascii_lowercase(), trim_bytes(value).to_vec()));
     }
     Ok(Some((start, headers)))
+}
+
+/// Reads a start line and headers; values that are not UTF-8 are decoded
+/// lossily (see [`read_head_raw`] for the bytes).
+pub fn read_head<R: BufRead>(r: &mut R) -> io::Result<Option<(String, Headers)>> {
+    Ok(read_head_raw(r)?.map(|(start, raw)| (start, lossy_headers(&raw))))
 }
 
 /// Whether `transfer-encoding` says the body is chunked.
@@ -196,6 +248,17 @@ mod tests {
         let mut rest = String::new();
         r.read_to_string(&mut rest).unwrap();
         assert_eq!(rest, "rest");
+    }
+
+    #[test]
+    fn header_values_may_hold_any_byte() {
+        let raw = b"GET / HTTP/1.1\r\nX-Bin: a\xffb \r\nHost:\t\xc3\x28\r\n\r\n";
+        let mut r = BufReader::new(&raw[..]);
+        let (_, raw_headers) = read_head_raw(&mut r).unwrap().unwrap();
+        assert_eq!(raw_headers[0], ("x-bin".to_string(), b"a\xffb".to_vec()));
+        assert_eq!(raw_headers[1], ("host".to_string(), b"\xc3\x28".to_vec()));
+        let text = lossy_headers(&raw_headers);
+        assert_eq!(header(&text, "x-bin"), Some("a\u{fffd}b"));
     }
 
     #[test]

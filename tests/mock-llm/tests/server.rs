@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use mock_llm::client::{self, Connection};
 use mock_llm::{MockConfig, MockLlm};
@@ -182,6 +183,174 @@ fn drop_closes_listener_and_open_connections() {
     assert_eq!(idle.read(&mut buf).unwrap_or(0), 0);
     assert!(conn.request("GET", "/", &[], b"").is_err());
     assert!(TcpStream::connect(addr).is_err());
+}
+
+/// Polls `cond` every 10 ms for up to 10 s.
+fn eventually(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+#[test]
+fn header_values_that_are_not_utf8_are_recorded_as_bytes() {
+    let mock = MockLlm::start(MockConfig::new());
+    let r = client::request_bytes(
+        mock.addr(),
+        "POST",
+        "/v1/chat/completions",
+        &[
+            ("host", b"h\xffst"),
+            ("x-request-id", b"\xff"),
+            ("cookie", b"a=caf\xe9; b=\xc3\x28"),
+            ("content-type", b"application/json"),
+        ],
+        br#"{"model":"bytes"}"#,
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let req = mock.last_request().unwrap();
+    assert_eq!(
+        req.raw_header("host"),
+        Some(&b"h\xffst"[..]),
+        "one host, the caller's"
+    );
+    assert_eq!(req.headers.iter().filter(|(n, _)| n == "host").count(), 1);
+    assert_eq!(req.raw_header("x-request-id"), Some(&b"\xff"[..]));
+    assert_eq!(
+        req.raw_header("cookie"),
+        Some(&b"a=caf\xe9; b=\xc3\x28"[..])
+    );
+    assert_eq!(req.header("x-request-id"), Some("\u{fffd}"));
+}
+
+#[test]
+fn streamed_answer_with_content_length() {
+    let mock = MockLlm::start(MockConfig::new().chunks(4));
+    let body = json!({"model": "m", "stream": true, "stream_options": {"include_usage": true}})
+        .to_string();
+    let framed = |extra: &[(&str, &str)]| {
+        client::request_with_timeout(
+            mock.addr(),
+            "POST",
+            "/v1/chat/completions",
+            extra,
+            body.as_bytes(),
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    };
+    let chunked = framed(&[]);
+    assert!(chunked.is_chunked());
+    let r = framed(&[("x-mock-stream-content-length", "true")]);
+    assert_eq!(r.status, 200);
+    assert!(!r.is_chunked(), "{:?}", r.headers);
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert_eq!(
+        r.header("content-length"),
+        Some(r.body.len().to_string().as_str())
+    );
+    // Same events as the chunked answer (ids aside), ending with usage and [DONE].
+    assert_eq!(r.sse().len(), chunked.sse().len());
+    assert_eq!(
+        r.sse().last().map(|e| e.data.clone()).as_deref(),
+        Some("[DONE]")
+    );
+    assert_eq!(r.sse_json().last().unwrap()["usage"]["total_tokens"], 18);
+    // The server-wide option, with split pieces too.
+    let mock2 = MockLlm::start(MockConfig::new().stream_content_length(true).split_bytes(7));
+    let r = client::post_json(
+        mock2.addr(),
+        "/v1/chat/completions",
+        &[],
+        &json!({"stream": true}),
+    )
+    .unwrap();
+    assert!(!r.is_chunked());
+    assert_eq!(
+        r.sse().last().map(|e| e.data.clone()).as_deref(),
+        Some("[DONE]")
+    );
+}
+
+#[test]
+fn counts_connections_request_starts_and_completed_requests() {
+    let mock = MockLlm::start(MockConfig::new());
+    let mut conn = Connection::open(mock.addr()).unwrap();
+    conn.request("POST", "/v1/chat/completions", &[], b"{}")
+        .unwrap();
+    conn.request("POST", "/v1/chat/completions", &[], b"{}")
+        .unwrap();
+    // A request whose body never completes: its head arrived, then the connection closes.
+    let mut s = TcpStream::connect(mock.addr()).unwrap();
+    s.write_all(
+        b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"mo",
+    )
+    .unwrap();
+    assert!(
+        eventually(|| mock.request_starts() == 3),
+        "starts {}",
+        mock.request_starts()
+    );
+    drop(s);
+    assert!(
+        eventually(|| mock.connections() == 2),
+        "connections {}",
+        mock.connections()
+    );
+    assert_eq!(mock.requests_completed(), 2);
+    assert_eq!(mock.requests().len(), 2);
+    mock.reset_counts();
+    assert_eq!(
+        (
+            mock.connections(),
+            mock.request_starts(),
+            mock.requests_completed()
+        ),
+        (0, 0, 0)
+    );
+}
+
+#[test]
+fn a_request_can_be_written_in_parts() {
+    let mock = MockLlm::start(MockConfig::new());
+    let mut conn = Connection::open(mock.addr()).unwrap();
+    conn.write_raw(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n")
+        .unwrap();
+    assert!(eventually(|| mock.request_starts() == 1));
+    assert!(!conn.response_started(Duration::from_millis(30)).unwrap());
+    assert_eq!(mock.requests_completed(), 0);
+    conn.write_raw(b"{}").unwrap();
+    assert!(conn.response_started(Duration::from_secs(5)).unwrap());
+    let r = conn.read_response().unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(mock.requests_completed(), 1);
+}
+
+#[test]
+fn copes_with_an_8_mib_request_body() {
+    let mock = MockLlm::start(MockConfig::new());
+    let long = "x".repeat(8 * 1024 * 1024);
+    let body = json!({"model": "big", "messages": [{"role": "user", "content": long}]}).to_string();
+    let r = client::request(
+        mock.addr(),
+        "POST",
+        "/v1/chat/completions",
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["model"], "big");
+    let req = mock.last_request().unwrap();
+    assert_eq!(req.body_len(), body.len());
+    assert_eq!(req.body_digest(), mock_llm::digest(body.as_bytes()));
+    assert_ne!(mock_llm::digest(b"a"), mock_llm::digest(b"b"));
 }
 
 struct Killed(Child);

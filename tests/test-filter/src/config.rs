@@ -17,6 +17,9 @@ pub struct Config {
     pub http_upstream: Option<String>,
     /// Added as `x-config-tag` to every request with actions.
     pub tag: Option<String>,
+    /// Keys the `ai-log` action writes, instead of those of `x-test-ai-log`
+    /// (so two instances in one chain write different keys).
+    pub ai_log: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The `redis` block, the same fields as our plugins' (host-glue's

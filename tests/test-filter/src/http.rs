@@ -177,6 +177,7 @@ impl TestHttp {
                 return crate::redis::start(self.id, &words);
             }
             "panic" => explode(),
+            "ai-log" => self.write_ai_log(),
             "body-rewrite" | "body-append" | "trailers" | "done-later" | "pause-response" => {}
             other => log::warn(&format!("unknown test action {other:?}")),
         }
@@ -198,6 +199,38 @@ impl TestHttp {
             if let Some((path, value)) = assignment.split_once('=') {
                 let segments: Vec<&str> = path.split('.').collect();
                 self.set_property(segments, Some(value.as_bytes()));
+            }
+        }
+    }
+
+    fn write_ai_log(&self) {
+        let configured = with_state(|s| s.config.ai_log.clone());
+        let fields = match configured {
+            Some(fields) => Ok(fields),
+            None => {
+                let text = self
+                    .header("x-test-ai-log")
+                    .unwrap_or_else(|| crate::ai_log::DEFAULT_FIELDS.to_string());
+                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                    .map_err(|e| format!("x-test-ai-log is not a JSON object: {e}"))
+            }
+        };
+        let result = fields.and_then(|fields| {
+            let host = host_glue::ProxyWasmHost;
+            let existing = host_glue::Host::get_property(&host, &["ai_log"]).unwrap_or_default();
+            let value = crate::ai_log::merged(&existing, &fields)?;
+            host_glue::Host::set_property(&host, &["ai_log"], value.as_bytes())
+                .map_err(|e| format!("set_property ai_log: {e}"))?;
+            Ok(value)
+        });
+        match result {
+            Ok(value) => {
+                log::debug(&format!("ai_log written: {value}"));
+                self.add("x-test-ai-log-result", "ok");
+            }
+            Err(e) => {
+                log::warn(&format!("ai_log not written: {e}"));
+                self.add("x-test-ai-log-result", &e.replace(['\r', '\n'], " "));
             }
         }
     }

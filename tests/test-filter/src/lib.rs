@@ -31,7 +31,9 @@
 //! | `close` | `proxy_close_stream(HttpRequest)` |
 //! | `redis` | pauses on a Redis call through host-glue (`INCR x-test-key`, or the `x-redis-cmd` words); the reply (re-encoded RESP, CRLF → space) becomes `x-redis-reply`; failures become local replies with `x-redis-status` |
 //! | `panic` | panics (the VM traps) |
+//! | `ai-log` | merges the config's `ai_log` object, else the JSON object of `x-test-ai-log` (default `{"model":"qwen","input_token":9}`), into the `ai_log` property in Higress's escaped form (see [`ai_log`]); `x-test-ai-log-result: ok` or the reason it could not merge |
 
+pub mod ai_log;
 pub mod config;
 mod http;
 pub mod raw;
@@ -109,8 +111,15 @@ impl RootContext for TestRoot {
             }
             std::rc::Rc::new(client)
         });
-        let _ =
-            proxy_wasm::hostcalls::set_property(vec!["test_filter", "configured"], Some(b"yes"));
+        // Through host-glue, which reports a failure instead of panicking: Envoy refuses this
+        // nested path (status NotFound), the wasm host accepts it.
+        if let Err(e) = host_glue::Host::set_property(
+            &host_glue::ProxyWasmHost,
+            &["test_filter", "configured"],
+            b"yes",
+        ) {
+            log::debug(&format!("property test_filter.configured not set: {e}"));
+        }
         log::info(&format!(
             "test-filter configured on root {}",
             self.context_id
