@@ -4,6 +4,7 @@
 //! applies to each request; quota checks and the admin API are being built (see the README's status table).
 
 mod config;
+mod policy;
 
 pub use config::Config;
 
@@ -15,9 +16,7 @@ static SPEC: host_glue::plugin::PluginSpec<Config> = host_glue::plugin::PluginSp
     name: PLUGIN,
     version: env!("CARGO_PKG_VERSION"),
     parse_config: Config::parse,
-    new_http_context: |_, _, envelope| {
-        Box::new(host_glue::plugin::ConfigProbe::new(PLUGIN, envelope))
-    },
+    new_http_context: lifecycle::filter::new_http_context::<Config>,
     redis_client: |config| config.redis.as_ref(),
     warnings: |_| &[],
 };

@@ -23,6 +23,7 @@ use host_glue::log::PluginLog;
 use host_glue::plugin::select_config;
 use host_glue::properties::AiLog;
 use host_glue::{Completion, Direction, HeaderMap, Host};
+use proxy_wasm::types::LogLevel;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -177,7 +178,21 @@ impl<P: Policy> Stream<P> {
         s.timings.request_ms = host.now_ms();
         let head = LiveHead::new(host);
         let authority = head.header(":authority").map(|v| lossy(&v));
-        let Some(selected) = select_config(host, &s.envelope, authority.as_deref()) else {
+        let selected = select_config(host, &s.envelope, authority.as_deref());
+        if host.log_enabled(LogLevel::Debug) {
+            let request_id = head.header("x-request-id").map(|v| lossy(&v));
+            let log = PluginLog::request(P::PLUGIN, request_id.as_deref());
+            match &selected {
+                Some(selected) => {
+                    log.debug(host, format_args!("config {} applies", selected.source))
+                }
+                None => log.debug(
+                    host,
+                    format_args!("no config applies (authority {authority:?})"),
+                ),
+            }
+        }
+        let Some(selected) = selected else {
             return Flow::Continue;
         };
         let rule = Rule::new(Rc::clone(&s.envelope), selected.source);
