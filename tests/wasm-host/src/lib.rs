@@ -63,4 +63,7 @@ pub use stream::{Lifecycle, LocalReply, Stream};
 pub use types::{
     buffer_type, map_type, Action, CallKind, LogEntry, LogLevel, LogSource, MetricType, Status,
 };
-pub use vm::{list_imports, run_all_until_idle, PluginModule, Vm, VmOptions, DEFAULT_FUEL_LIMIT};
+pub use vm::{
+    list_imports, run_all_until_idle, PluginModule, Vm, VmOptions, DEFAULT_BUFFER_LIMIT_BYTES,
+    DEFAULT_FUEL_LIMIT,
+};
