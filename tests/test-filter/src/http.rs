@@ -432,6 +432,10 @@ impl HttpContext for TestHttp {
         if self.has("body-append") {
             self.set_http_request_body(body_size, 0, b"+tail");
         }
+        if self.has("local-reply-on-body") {
+            let _ = hostcalls::send_http_response(413, vec![], Some(b"no body wanted"));
+            return Action::Continue; // Envoy ignores it after a local reply
+        }
         if self.has("body-rewrite") {
             if !end_of_stream {
                 return Action::Pause;

@@ -23,6 +23,7 @@
 //! | `pause-response` | returns Pause from response headers |
 //! | `pause-until-tick` | pauses; the next tick resumes it via `proxy_set_effective_context` |
 //! | `pause-response-until-tick` | pauses the response headers; the next tick resumes the response |
+//! | `local-reply-on-body` | the first request body callback sends a local reply 413 and returns Continue |
 //! | `record-body` | logs each body callback: `body ctx=<id> <request/response> size=<n> eos=<b> data=<text>` |
 //! | `response-append` | appends `+tail` to each response chunk |
 //! | `drop-content-length` | removes `content-length` from the request and the response headers |

@@ -253,6 +253,30 @@ fn allow_on_headers_stop_iteration_applies_to_the_response_too() {
     assert_eq!(s.forwarded_response_body(), b"ABC");
 }
 
+/// A local reply ends the request: Continue from the callback that sent it
+/// forwards nothing (proxy-wasm-cpp-host answers StopIterationNoBuffer), and
+/// later request data is dropped (Envoy's `local_complete_`).
+#[test]
+fn nothing_goes_upstream_after_a_local_reply() {
+    let env = HostEnv::new();
+    let mut vm = load(&env, "{}");
+    let id = vm.new_stream().unwrap();
+    let base = get("local-reply-on-body,record-body");
+    vm.request_headers(id, &headers(&base, &[]), false).unwrap();
+    assert_eq!(
+        vm.request_body(id, b"first", false).unwrap(),
+        Action::Continue
+    );
+    assert_eq!(vm.request_body(id, b"second", true).unwrap(), Action::Pause);
+    vm.request_trailers(id, &[("x-t", "1")]).unwrap();
+    let s = vm.stream(id).unwrap();
+    assert_eq!(s.local_reply().map(|r| r.status_code), Some(413));
+    assert!(s.forwarded_request_body().is_empty());
+    assert_eq!(calls(&vm, id, CallKind::RequestBody), 1);
+    assert_eq!(calls(&vm, id, CallKind::RequestTrailers), 0);
+    assert_eq!(body_log(&vm, id).len(), 1);
+}
+
 // ----- item 3: the buffer limit --------------------------------------------
 
 #[test]

@@ -345,8 +345,8 @@ impl Vm {
     /// Calls the body callback on the stream's current buffer of `dir` and
     /// applies what it returned.
     fn deliver_body(&mut self, id: u32, dir: Dir, eos: bool) -> Result<Action, VmError> {
-        let size = match self.active(id) {
-            Some(s) => s.side(dir).body.len() as u32,
+        let (size, replies_before) = match self.active(id) {
+            Some(s) => (s.side(dir).body.len() as u32, s.local_reply_count),
             None => return Ok(Action::Pause),
         };
         let kind = match dir {
@@ -358,8 +358,15 @@ impl Vm {
         let mut over = false;
         if let Some(s) = self.active(id) {
             s.last_action = Some(action);
+            // After a local reply from the callback proxy-wasm-cpp-host
+            // answers StopIterationNoBuffer whatever the plugin returned.
+            let code = if s.local_reply_count > replies_before {
+                u32::MAX
+            } else {
+                action.code()
+            };
             let side = s.side(dir);
-            match action.code() {
+            match code {
                 0 => {
                     *side.buffering = false;
                     side.forwarded.extend_from_slice(side.body);
@@ -410,8 +417,8 @@ impl Vm {
     }
 
     fn deliver_trailers(&mut self, id: u32, dir: Dir) -> Result<Action, VmError> {
-        let n = match self.active(id) {
-            Some(s) => s.side(dir).trailers.len() as u32,
+        let (n, replies_before) = match self.active(id) {
+            Some(s) => (s.side(dir).trailers.len() as u32, s.local_reply_count),
             None => return Ok(Action::Pause),
         };
         let kind = match dir {
@@ -421,8 +428,9 @@ impl Vm {
         let action = self.stream_call(kind, id, &[id, n])?;
         if let Some(s) = self.active(id) {
             s.last_action = Some(action);
+            let replied = s.local_reply_count > replies_before;
             let side = s.side(dir);
-            if action == Action::Continue {
+            if action == Action::Continue && !replied {
                 // Continue from the trailers callback while stopped goes on
                 // with held headers and the buffered body
                 // (`commonHandleAfterTrailersCallback` → `commonContinue`).
