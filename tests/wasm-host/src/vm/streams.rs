@@ -43,6 +43,16 @@ use crate::state::VmState;
 use crate::stream::{Dir, Lifecycle, LocalReply, Stop, Stream};
 use crate::types::{Action, CallKind};
 
+/// What becomes of a body chunk as it arrives.
+enum Arrival {
+    /// The plugin's body callback sees it.
+    Deliver,
+    /// Held by the host while the direction is stopped with StopAll.
+    Withheld,
+    /// It took a limited buffer over the buffer limit.
+    OverLimit,
+}
+
 /// Header callbacks: `StopAllIterationAndBuffer`.
 const STOP_ALL_AND_BUFFER: u32 = 3;
 /// Body callbacks: `StopIterationAndBuffer`, `...AndWatermark`.
@@ -307,7 +317,7 @@ impl Vm {
 
     fn body_in(&mut self, id: u32, dir: Dir, chunk: &[u8], eos: bool) -> Result<Action, VmError> {
         let limit = self.store.data().buffer_limit;
-        let over_limit = {
+        let arrival = {
             let s = self.live(id)?;
             if dir == Dir::Request && s.local_complete {
                 return Ok(Action::Pause);
@@ -320,26 +330,35 @@ impl Vm {
                 let withheld = side.flow.withheld.get_or_insert_with(Vec::new);
                 withheld.extend_from_slice(chunk);
                 side.flow.withheld_end = eos;
-                Some(buffer && withheld.len() > limit)
+                if buffer && withheld.len() > limit {
+                    Arrival::OverLimit
+                } else {
+                    Arrival::Withheld
+                }
             } else if *side.buffering {
-                side.body.extend_from_slice(chunk);
                 // Envoy adds the chunk to the buffer before calling the
                 // filter; crossing the limit there ends the stream at once.
-                (side.flow.buffer_limited && side.body.len() > limit).then_some(true)
+                side.body.extend_from_slice(chunk);
+                if side.flow.buffer_limited && side.body.len() > limit {
+                    Arrival::OverLimit
+                } else {
+                    Arrival::Deliver
+                }
             } else {
                 side.body.clear();
                 side.body.extend_from_slice(chunk);
-                None
+                Arrival::Deliver
             }
         };
-        if let Some(over) = over_limit {
-            if over {
+        match arrival {
+            Arrival::Deliver => self.deliver_body(id, dir, eos),
+            Arrival::Withheld => Ok(Action::Pause),
+            Arrival::OverLimit => {
                 self.store.data_mut().too_large(id, dir);
+                self.after_callback()?;
+                Ok(Action::Pause)
             }
-            self.after_callback()?;
-            return Ok(Action::Pause);
         }
-        self.deliver_body(id, dir, eos)
     }
 
     /// Calls the body callback on the stream's current buffer of `dir` and
@@ -466,6 +485,9 @@ impl Vm {
             let side = s.side(dir);
             *side.paused = false;
             let stopped_all = matches!(side.flow.stop, Stop::All { .. });
+            // Only headers the plugin holds go on: a resume before they
+            // arrived (or after they left) changes nothing about them.
+            let headers_held = side.flow.stop != Stop::Running;
             side.flow.stop = Stop::Running;
             let out = if stopped_all {
                 let body = side.flow.withheld.take();
@@ -485,7 +507,9 @@ impl Vm {
                 }
                 (None, None)
             };
-            s.forward_headers(dir);
+            if headers_held {
+                s.forward_headers(dir);
+            }
             out
         };
         if let Some(eos) = body_eos {
