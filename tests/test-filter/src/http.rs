@@ -118,6 +118,49 @@ impl TestHttp {
                 self.set_http_request_headers(vec![(":path", "/rewritten"), ("x-only", "1")]);
             }
             "pause" => return Action::Pause,
+            "drop-content-length" => self.set_http_request_header("content-length", None),
+            "header-str" => {
+                let name = self.probe_name();
+                // The SDK's string getter unwraps `String::from_utf8`: a value
+                // that is not UTF-8 panics here, as it would in Envoy.
+                let value = self.get_http_request_header(&name).unwrap_or_default();
+                self.add("x-header-str", &value);
+            }
+            "header-bytes" => {
+                let name = self.probe_name();
+                if let Some(value) = self.get_http_request_header_bytes(&name) {
+                    self.add("x-header-hex", &hex(&value));
+                    self.add_http_request_header_bytes("x-header-echo", &value);
+                    self.set_http_request_header_bytes("x-header-set", Some(&value));
+                }
+            }
+            "headers-bytes-roundtrip" => {
+                let name = self.probe_name();
+                let pairs = self.get_http_request_headers_bytes();
+                let probe = pairs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let count = pairs.len().to_string();
+                let mut out: Vec<(&str, &[u8])> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_slice()))
+                    .collect();
+                out.push(("x-roundtrip", &probe));
+                out.push(("x-pairs-count", count.as_bytes()));
+                self.set_http_request_headers_bytes(out);
+            }
+            "local-reply-bytes" => {
+                let value: &[u8] = b"\xfe\xff";
+                let headers = raw::serialize_byte_map(&[("x-local-bytes", value)]);
+                let status =
+                    raw::local_reply_with_details(400, "test_filter_bytes", value, &headers);
+                if status != 0 {
+                    log::error(&format!("local reply status {status}"));
+                }
+                return Action::Pause;
+            }
             "pause-until-tick" => {
                 with_state(|s| s.tick_waiters.push(self.id));
                 return Action::Pause;
@@ -178,7 +221,16 @@ impl TestHttp {
             }
             "panic" => explode(),
             "ai-log" => self.write_ai_log(),
-            "body-rewrite" | "body-append" | "trailers" | "done-later" | "pause-response" => {}
+            "pause-response-until-tick"
+            | "record-body"
+            | "response-append"
+            | "response-header-bytes"
+            | "trailer-bytes"
+            | "body-rewrite"
+            | "body-append"
+            | "trailers"
+            | "done-later"
+            | "pause-response" => {}
             other => log::warn(&format!("unknown test action {other:?}")),
         }
         Action::Continue
@@ -282,6 +334,27 @@ impl TestHttp {
         }
     }
 
+    /// Name of the header the `header-*` actions read.
+    fn probe_name(&self) -> String {
+        self.header("x-test-header-name")
+            .unwrap_or_else(|| "x-request-id".to_string())
+    }
+
+    /// `record-body`: what a body callback got.
+    fn record_body(&self, request: bool, body_size: usize, end_of_stream: bool) {
+        let body = if request {
+            self.get_http_request_body(0, body_size)
+        } else {
+            self.get_http_response_body(0, body_size)
+        };
+        let dir = if request { "request" } else { "response" };
+        log::info(&format!(
+            "body ctx={} {dir} size={body_size} eos={end_of_stream} data={}",
+            self.id,
+            String::from_utf8_lossy(&body.unwrap_or_default())
+        ));
+    }
+
     fn rewrite_body(&self, request: bool, body_size: usize) {
         let body = if request {
             self.get_http_request_body(0, body_size)
@@ -295,6 +368,10 @@ impl TestHttp {
             self.set_http_response_body(0, body_size, &upper);
         }
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[allow(clippy::panic)]
@@ -382,8 +459,15 @@ impl HttpContext for TestHttp {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.has("record-body") {
+            self.record_body(true, body_size, end_of_stream);
+        }
         if self.has("body-append") {
             self.set_http_request_body(body_size, 0, b"+tail");
+        }
+        if self.has("local-reply-on-body") {
+            let _ = hostcalls::send_http_response(413, vec![], Some(b"no body wanted"));
+            return Action::Continue; // Envoy ignores it after a local reply
         }
         if self.has("body-rewrite") {
             if !end_of_stream {
@@ -398,6 +482,14 @@ impl HttpContext for TestHttp {
         if self.has("trailers") {
             self.add_http_request_trailer("x-trailer-added", "request");
         }
+        if self.has("trailer-bytes") {
+            if let Some(value) = self.get_http_request_trailer_bytes("x-trailer-id") {
+                self.add_http_request_trailer_bytes("x-trailer-echo", &value);
+            }
+        }
+        if self.has("record-body") {
+            log::info(&format!("trailers ctx={} request", self.id));
+        }
         Action::Continue
     }
 
@@ -409,6 +501,18 @@ impl HttpContext for TestHttp {
         if self.has("add-header") {
             self.add_http_response_header("x-resp-added", "1");
         }
+        if self.has("drop-content-length") {
+            self.set_http_response_header("content-length", None);
+        }
+        if self.has("response-header-bytes") {
+            if let Some(value) = self.get_http_response_header_bytes("x-upstream-id") {
+                self.add_http_response_header_bytes("x-upstream-echo", &value);
+            }
+        }
+        if self.has("pause-response-until-tick") {
+            with_state(|s| s.tick_response_waiters.push(self.id));
+            return Action::Pause;
+        }
         if self.has("pause-response") {
             return Action::Pause;
         }
@@ -416,6 +520,12 @@ impl HttpContext for TestHttp {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.has("record-body") {
+            self.record_body(false, body_size, end_of_stream);
+        }
+        if self.has("response-append") {
+            self.set_http_response_body(body_size, 0, b"+tail");
+        }
         if self.has("body-rewrite") {
             if !end_of_stream {
                 return Action::Pause;
@@ -428,6 +538,9 @@ impl HttpContext for TestHttp {
     fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
         if self.has("trailers") {
             self.add_http_response_trailer("x-trailer-added", "response");
+        }
+        if self.has("record-body") {
+            log::info(&format!("trailers ctx={} response", self.id));
         }
         Action::Continue
     }

@@ -22,6 +22,17 @@
 //! | `pause` | returns Pause from request headers |
 //! | `pause-response` | returns Pause from response headers |
 //! | `pause-until-tick` | pauses; the next tick resumes it via `proxy_set_effective_context` |
+//! | `pause-response-until-tick` | pauses the response headers; the next tick resumes the response |
+//! | `local-reply-on-body` | the first request body callback sends a local reply 413 and returns Continue |
+//! | `record-body` | logs each body callback: `body ctx=<id> <request/response> size=<n> eos=<b> data=<text>` |
+//! | `response-append` | appends `+tail` to each response chunk |
+//! | `drop-content-length` | removes `content-length` from the request and the response headers |
+//! | `header-str` | `x-header-str` = the header named by `x-test-header-name` (`x-request-id`) read with the SDK's **string** getter (panics on a value that is not UTF-8) |
+//! | `header-bytes` | reads that header with the bytes getter: `x-header-hex` (hex), `x-header-echo` (the bytes, added) and `x-header-set` (the bytes, replaced) |
+//! | `headers-bytes-roundtrip` | reads all request headers as bytes, sets them back plus `x-roundtrip` = that header's bytes; `x-pairs-count` |
+//! | `response-header-bytes` | response: `x-upstream-echo` = the bytes of `x-upstream-id` |
+//! | `trailer-bytes` | request trailers: `x-trailer-echo` = the bytes of `x-trailer-id` |
+//! | `local-reply-bytes` | local reply 400 with header `x-local-bytes: \xfe\xff` and the header's bytes as body |
 //! | `done-later` | `proxy_on_done` returns false; the next tick calls `proxy_done` |
 //! | `http-call` | pauses on a `proxy_http_call`; the response becomes `x-http-call-*` headers |
 //! | `time` | `x-time-proxy-ns` (proxy clock) and `x-time-wasi-ns` (`SystemTime::now`) |
@@ -133,9 +144,10 @@ impl RootContext for TestRoot {
     }
 
     fn on_tick(&mut self) {
-        let (waiters, done_later) = with_state(|s| {
+        let (waiters, response_waiters, done_later) = with_state(|s| {
             (
                 std::mem::take(&mut s.tick_waiters),
+                std::mem::take(&mut s.tick_response_waiters),
                 std::mem::take(&mut s.done_later),
             )
         });
@@ -152,6 +164,11 @@ impl RootContext for TestRoot {
                     "tick",
                 );
                 let _ = proxy_wasm::hostcalls::resume_http_request();
+            }
+        }
+        for id in response_waiters {
+            if proxy_wasm::hostcalls::set_effective_context(id).is_ok() {
+                let _ = proxy_wasm::hostcalls::resume_http_response();
             }
         }
         for id in done_later {

@@ -58,6 +58,12 @@ pub fn local_reply_with_details(
 
 /// Serializes header pairs in the Proxy-Wasm map format.
 pub fn serialize_map(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let pairs: Vec<(&str, &[u8])> = pairs.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+    serialize_byte_map(&pairs)
+}
+
+/// Serializes header pairs whose values are bytes.
+pub fn serialize_byte_map(pairs: &[(&str, &[u8])]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
     for (k, v) in pairs {
@@ -67,7 +73,7 @@ pub fn serialize_map(pairs: &[(&str, &str)]) -> Vec<u8> {
     for (k, v) in pairs {
         out.extend_from_slice(k.as_bytes());
         out.push(0);
-        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(v);
         out.push(0);
     }
     out

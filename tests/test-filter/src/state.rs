@@ -23,6 +23,8 @@ pub struct State {
     pub metrics: Metrics,
     pub redis: Option<Rc<RedisClient>>,
     pub tick_waiters: Vec<u32>,
+    /// Streams whose response the next tick resumes.
+    pub tick_response_waiters: Vec<u32>,
     pub done_later: Vec<u32>,
 }
 

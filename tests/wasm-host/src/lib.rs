@@ -21,6 +21,18 @@
 //! # Ok::<(), wasm_test_host::VmError>(())
 //! ```
 //!
+//! Where it matters, streams flow as in Envoy 1.40 with one Wasm filter:
+//! header values are bytes (a value that is not UTF-8 reaches the plugin, and
+//! the SDK's string getters trap on it as in Envoy: use
+//! [`Vm::request_headers_bytes`]); a Pause from a headers callback stops all
+//! iteration unless [`VmOptions::allow_on_headers_stop_iteration`] is set, so
+//! the body is withheld until the plugin resumes; a body buffered for the
+//! plugin is limited to [`VmOptions::buffer_limit_bytes`] (413 / 500 / reset);
+//! the response may start at any time; and a `content-length` that the
+//! forwarded body does not match is reported
+//! ([`Stream::response_framing_error`]). See the `vm::streams` module source
+//! for the rules and the Envoy code they follow.
+//!
 //! Main pieces:
 //! - [`HostEnv`]: shared state (clock, shared data, queues, metrics, Redis
 //!   clusters and faults); cheap to clone.
@@ -63,4 +75,7 @@ pub use stream::{Lifecycle, LocalReply, Stream};
 pub use types::{
     buffer_type, map_type, Action, CallKind, LogEntry, LogLevel, LogSource, MetricType, Status,
 };
-pub use vm::{list_imports, run_all_until_idle, PluginModule, Vm, VmOptions, DEFAULT_FUEL_LIMIT};
+pub use vm::{
+    list_imports, run_all_until_idle, PluginModule, Vm, VmOptions, DEFAULT_BUFFER_LIMIT_BYTES,
+    DEFAULT_FUEL_LIMIT,
+};

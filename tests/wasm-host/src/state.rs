@@ -8,7 +8,7 @@ use wasmi::{Memory, TypedFunc};
 use crate::env::HostEnv;
 use crate::headers::Headers;
 use crate::redis::RedisVmState;
-use crate::stream::{Lifecycle, Stream};
+use crate::stream::{Dir, Lifecycle, Stream};
 use crate::types::{CallKind, LogEntry, LogLevel, LogSource};
 
 /// An outgoing `proxy_http_call`, waiting for `Vm::respond_http_call`.
@@ -79,6 +79,15 @@ pub(crate) struct VmState {
     pub stdio: [Vec<u8>; 2],
     pub rng: u64,
     pub unimplemented: Vec<String>,
+    /// `allow_on_headers_stop_iteration` of the plugin configuration.
+    pub allow_on_headers_stop_iteration: bool,
+    /// Envoy's per-stream buffer limit (`per_connection_buffer_limit_bytes`).
+    pub buffer_limit: usize,
+    /// `proxy_continue_stream` calls of the current callback, carried out
+    /// after it returns (Envoy defers them the same way).
+    pub pending_resumes: Vec<(u32, Dir)>,
+    /// Streams the host ended (buffer limit), finalized after the callback.
+    pub pending_host_ends: Vec<u32>,
 }
 
 impl VmState {
@@ -121,6 +130,10 @@ impl VmState {
             stdio: [Vec::new(), Vec::new()],
             rng: rng | 1,
             unimplemented: Vec::new(),
+            allow_on_headers_stop_iteration: false,
+            buffer_limit: crate::vm::DEFAULT_BUFFER_LIMIT_BYTES,
+            pending_resumes: Vec::new(),
+            pending_host_ends: Vec::new(),
         }
     }
 

@@ -6,6 +6,83 @@ use crate::fuel::FuelStats;
 use crate::headers::Headers;
 use crate::types::{Action, CallKind};
 
+/// Which direction of a stream a callback, a buffer or a resume concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dir {
+    /// Client to upstream (decoding, in Envoy's words).
+    Request,
+    /// Upstream to client (encoding).
+    Response,
+}
+
+impl Dir {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Dir::Request => "request",
+            Dir::Response => "response",
+        }
+    }
+}
+
+/// How the plugin stopped one direction, in the terms of Envoy's filter
+/// manager (`IterationState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Stop {
+    /// Iterating (or stopped only by a body callback: see `buffering`).
+    #[default]
+    Running,
+    /// `StopIteration` from the headers callback, kept as such because the
+    /// VM allows it (`allow_on_headers_stop_iteration`): only the headers
+    /// wait; body and trailer callbacks still arrive.
+    HeadersHeld,
+    /// `StopAllIterationAnd{Watermark,Buffer}`: the headers wait and no body
+    /// or trailer callback is made; the host withholds what arrives until
+    /// the plugin resumes. `buffer` is the `...AndBuffer` variant (the held
+    /// body counts against the buffer limit: 413 / 500); the watermark
+    /// variant is flow-controlled instead.
+    All { buffer: bool },
+}
+
+/// Per-direction flow state the host keeps to behave like Envoy.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Flow {
+    pub stop: Stop,
+    /// The body buffer was last stopped with StopIterationAndBuffer (the
+    /// buffer limit applies), rather than ...AndWatermark.
+    pub buffer_limited: bool,
+    /// The headers went on (upstream for the request, downstream for the
+    /// response).
+    pub headers_forwarded: bool,
+    /// `content-length` of the headers as they were forwarded.
+    pub declared_length: Option<Vec<u8>>,
+    /// Body bytes that arrived while stopped with StopAll, not yet shown to
+    /// the plugin (`None`: nothing arrived, not even an empty frame).
+    pub withheld: Option<Vec<u8>>,
+    /// The withheld body ended the stream.
+    pub withheld_end: bool,
+    /// Trailers that arrived while stopped with StopAll.
+    pub withheld_trailers: Option<Headers>,
+    /// The end of this direction arrived from the peer (headers or a body
+    /// chunk with end_of_stream, or trailers).
+    pub end_received: bool,
+    /// Framing was checked (once, at the end of the direction).
+    pub framing_checked: bool,
+    /// What a real HTTP/1.1 peer would have got wrong, if anything.
+    pub framing_error: Option<String>,
+}
+
+/// Mutable views of one direction's fields.
+pub(crate) struct Side<'a> {
+    pub body: &'a mut Vec<u8>,
+    pub forwarded: &'a mut Vec<u8>,
+    pub buffering: &'a mut bool,
+    pub paused: &'a mut bool,
+    pub resumes: &'a mut u32,
+    pub headers: &'a mut Headers,
+    pub trailers: &'a mut Headers,
+    pub flow: &'a mut Flow,
+}
+
 /// A local reply sent with `proxy_send_local_response`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalReply {
@@ -71,6 +148,14 @@ pub struct Stream {
     pub(crate) fuel_total: u64,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) aborted: bool,
+    pub(crate) request_flow: Flow,
+    pub(crate) response_flow: Flow,
+    /// A local reply (the plugin's or the host's) answered the stream: like
+    /// Envoy's `local_complete_`, later request data is dropped and resumes
+    /// do nothing.
+    pub(crate) local_complete: bool,
+    pub(crate) ended_by_host: Option<String>,
+    pub(crate) host_reset: bool,
 }
 
 impl Stream {
@@ -104,6 +189,44 @@ impl Stream {
             fuel_total: 0,
             lifecycle: Lifecycle::Active,
             aborted: false,
+            request_flow: Flow::default(),
+            response_flow: Flow::default(),
+            local_complete: false,
+            ended_by_host: None,
+            host_reset: false,
+        }
+    }
+
+    /// The fields of one direction.
+    pub(crate) fn side(&mut self, dir: Dir) -> Side<'_> {
+        match dir {
+            Dir::Request => Side {
+                body: &mut self.request_body,
+                forwarded: &mut self.forwarded_request_body,
+                buffering: &mut self.request_buffering,
+                paused: &mut self.request_paused,
+                resumes: &mut self.request_resumes,
+                headers: &mut self.request_headers,
+                trailers: &mut self.request_trailers,
+                flow: &mut self.request_flow,
+            },
+            Dir::Response => Side {
+                body: &mut self.response_body,
+                forwarded: &mut self.forwarded_response_body,
+                buffering: &mut self.response_buffering,
+                paused: &mut self.response_paused,
+                resumes: &mut self.response_resumes,
+                headers: &mut self.response_headers,
+                trailers: &mut self.response_trailers,
+                flow: &mut self.response_flow,
+            },
+        }
+    }
+
+    pub(crate) fn flow(&self, dir: Dir) -> &Flow {
+        match dir {
+            Dir::Request => &self.request_flow,
+            Dir::Response => &self.response_flow,
         }
     }
 
@@ -158,8 +281,9 @@ impl Stream {
         &self.forwarded_response_body
     }
 
-    /// True while a request callback returned Pause and the plugin has not
-    /// called `proxy_continue_stream(HttpRequest)` since.
+    /// True while the plugin holds the request: a request callback returned
+    /// Pause and neither `proxy_continue_stream(HttpRequest)` nor a later
+    /// request callback returning Continue let it go since.
     pub fn request_paused(&self) -> bool {
         self.request_paused
     }
@@ -253,5 +377,59 @@ impl Stream {
     /// True if the stream ended with `Vm::abort`.
     pub fn aborted(&self) -> bool {
         self.aborted
+    }
+
+    /// Request body bytes that arrived while the request was stopped with
+    /// StopAll (a paused headers callback without
+    /// `allow_on_headers_stop_iteration`): Envoy neither forwards them nor
+    /// shows them to the plugin until it resumes the request; then they
+    /// arrive in one body callback.
+    pub fn withheld_request_body(&self) -> &[u8] {
+        self.request_flow.withheld.as_deref().unwrap_or_default()
+    }
+
+    /// Same for the response.
+    pub fn withheld_response_body(&self) -> &[u8] {
+        self.response_flow.withheld.as_deref().unwrap_or_default()
+    }
+
+    /// True once the request headers went on upstream (the headers callback
+    /// returned Continue, or the plugin let them go later).
+    pub fn request_headers_forwarded(&self) -> bool {
+        self.request_flow.headers_forwarded
+    }
+
+    /// True once the response headers went on downstream.
+    pub fn response_headers_forwarded(&self) -> bool {
+        self.response_flow.headers_forwarded
+    }
+
+    /// Set when the request headers forwarded upstream declare a
+    /// `content-length` that the request body forwarded upstream does not
+    /// match at the end of the request (the upstream would wait for more
+    /// bytes, or get bytes it takes for the next request).
+    pub fn request_framing_error(&self) -> Option<&str> {
+        self.request_flow.framing_error.as_deref()
+    }
+
+    /// Same for the response: the headers forwarded downstream declare a
+    /// `content-length` that the body forwarded downstream does not match at
+    /// the end of the response.
+    pub fn response_framing_error(&self) -> Option<&str> {
+        self.response_flow.framing_error.as_deref()
+    }
+
+    /// Envoy's response code details when the host (not the plugin) ended
+    /// the stream: `request_payload_too_large` (413) or
+    /// `response_payload_too_large` (500, or a reset when the response
+    /// headers had already gone downstream).
+    pub fn ended_by_host(&self) -> Option<&str> {
+        self.ended_by_host.as_deref()
+    }
+
+    /// True when the host reset the stream towards the client (a response
+    /// over the buffer limit after its headers were sent).
+    pub fn host_reset(&self) -> bool {
+        self.host_reset
     }
 }

@@ -93,6 +93,15 @@ impl Action {
     pub fn is_pause(self) -> bool {
         self != Action::Continue
     }
+
+    /// The value as returned across the ABI.
+    pub fn code(self) -> u32 {
+        match self {
+            Action::Continue => 0,
+            Action::Pause => 1,
+            Action::Other(v) => v,
+        }
+    }
 }
 
 /// `proxy_metric_type_t`.
@@ -202,6 +211,19 @@ pub enum CallKind {
 }
 
 impl CallKind {
+    /// A headers, body or trailers callback of a stream.
+    pub(crate) fn is_stream_data(self) -> bool {
+        matches!(
+            self,
+            CallKind::RequestHeaders
+                | CallKind::RequestBody
+                | CallKind::RequestTrailers
+                | CallKind::ResponseHeaders
+                | CallKind::ResponseBody
+                | CallKind::ResponseTrailers
+        )
+    }
+
     /// The exported function name of this callback.
     pub fn export_name(self) -> &'static str {
         match self {

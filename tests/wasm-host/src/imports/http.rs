@@ -5,7 +5,7 @@ use super::{hostcall, Registry};
 use crate::codec::{deserialize_map, serialize_map};
 use crate::headers::Headers;
 use crate::state::{HttpCallRecord, VmState};
-use crate::stream::LocalReply;
+use crate::stream::{Dir, LocalReply};
 use crate::types::{buffer_type as bt, map_type as mt, Status};
 
 const ENV: &str = "env";
@@ -37,16 +37,13 @@ pub(super) fn register(reg: &mut Registry<'_>) {
          timeout_ms: i32, token_ptr: i32));
 }
 
-fn lossy_pairs(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+/// Parses a serialized map from the module: keys as text (a key that is not
+/// UTF-8 is not a valid header name anyway), values as the exact bytes.
+fn byte_pairs(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
     Some(
         deserialize_map(bytes)?
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    String::from_utf8_lossy(&k).into_owned(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                )
-            })
+            .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v))
             .collect(),
     )
 }
@@ -93,18 +90,18 @@ fn with_map<R>(st: &mut VmState, map: i32, f: impl FnOnce(&mut Headers) -> R) ->
 }
 
 fn get_map_pairs(c: &mut C<'_>, map: i32, ret_ptr: i32, ret_size: i32) -> HostResult {
-    let bytes = with_map(c.data_mut(), map, |h| serialize_map(h.pairs()))?;
+    let bytes = with_map(c.data_mut(), map, |h| serialize_map(h.byte_pairs()))?;
     return_bytes(c, &bytes, ret_ptr, ret_size)
 }
 
 fn get_map_size(c: &mut C<'_>, map: i32, ret_size: i32) -> HostResult {
-    let len = with_map(c.data_mut(), map, |h| serialize_map(h.pairs()).len())?;
+    let len = with_map(c.data_mut(), map, |h| serialize_map(h.byte_pairs()).len())?;
     write_u32(c, ret_size, len as u32)
 }
 
 fn set_map_pairs(c: &mut C<'_>, map: i32, ptr: i32, len: i32) -> HostResult {
     let bytes = read(c, ptr, len)?;
-    let pairs = lossy_pairs(&bytes).ok_or(Status::BadArgument)?;
+    let pairs = byte_pairs(&bytes).ok_or(Status::BadArgument)?;
     with_map(c.data_mut(), map, |h| h.set_all(pairs))
 }
 
@@ -117,8 +114,12 @@ fn get_map_value(
     ret_size: i32,
 ) -> HostResult {
     let key = read_str(c, key_ptr, key_len)?;
-    let value = with_map(c.data_mut(), map, |h| h.joined(&key))?.ok_or(Status::NotFound)?;
-    return_bytes(c, value.as_bytes(), ret_ptr, ret_size)
+    // Envoy answers with the first entry of the key only (its
+    // `getHeaderMapValue` returns `entry[0]`, with a TODO about the other
+    // values), not the values joined: a repeated header shows its first value.
+    let value = with_map(c.data_mut(), map, |h| h.get_bytes(&key).map(<[u8]>::to_vec))?
+        .ok_or(Status::NotFound)?;
+    return_bytes(c, &value, ret_ptr, ret_size)
 }
 
 fn replace_map_value(
@@ -130,8 +131,8 @@ fn replace_map_value(
     value_len: i32,
 ) -> HostResult {
     let key = read_str(c, key_ptr, key_len)?;
-    let value = read_str(c, value_ptr, value_len)?;
-    with_map(c.data_mut(), map, |h| h.replace(&key, &value))
+    let value = read(c, value_ptr, value_len)?;
+    with_map(c.data_mut(), map, |h| h.replace_bytes(&key, &value))
 }
 
 fn add_map_value(
@@ -143,8 +144,8 @@ fn add_map_value(
     value_len: i32,
 ) -> HostResult {
     let key = read_str(c, key_ptr, key_len)?;
-    let value = read_str(c, value_ptr, value_len)?;
-    with_map(c.data_mut(), map, |h| h.add(&key, &value))
+    let value = read(c, value_ptr, value_len)?;
+    with_map(c.data_mut(), map, |h| h.add_bytes(&key, &value))
 }
 
 fn remove_map_value(c: &mut C<'_>, map: i32, key_ptr: i32, key_len: i32) -> HostResult {
@@ -247,38 +248,27 @@ fn set_buffer_bytes(
     }
 }
 
+/// Records the resume; the host carries it out after the current callback
+/// returns, as Envoy does (`continueDecoding` / `continueEncoding` run as an
+/// after-VM-call action): only then can the plugin be called again, e.g. with
+/// the body Envoy held while the stream was stopped with StopAll.
 fn continue_stream(c: &mut C<'_>, stream_type: i32) -> HostResult {
     let st = c.data_mut();
+    let ctx = st.effective_context;
     let Some(s) = st.effective_stream() else {
-        let ctx = st.effective_context;
         st.host_warn(format!(
             "proxy_continue_stream from context {ctx}, which is not a live HTTP stream"
         ));
         return Err(Status::BadArgument.into());
     };
-    match stream_type {
-        0 => {
-            s.request_paused = false;
-            s.request_resumes += 1;
-            if s.request_buffering {
-                s.request_buffering = false;
-                let body = s.request_body.clone();
-                s.forwarded_request_body.extend_from_slice(&body);
-            }
-            Ok(())
-        }
-        1 => {
-            s.response_paused = false;
-            s.response_resumes += 1;
-            if s.response_buffering {
-                s.response_buffering = false;
-                let body = s.response_body.clone();
-                s.forwarded_response_body.extend_from_slice(&body);
-            }
-            Ok(())
-        }
-        _ => Err(Status::BadArgument.into()),
-    }
+    let dir = match stream_type {
+        0 => Dir::Request,
+        1 => Dir::Response,
+        _ => return Err(Status::BadArgument.into()),
+    };
+    *s.side(dir).resumes += 1;
+    st.pending_resumes.push((ctx, dir));
+    Ok(())
 }
 
 fn close_stream(c: &mut C<'_>, stream_type: i32) -> HostResult {
@@ -308,7 +298,7 @@ fn send_local_response(
 ) -> HostResult {
     let details = read_str(c, details_ptr, details_len)?;
     let body = read(c, body_ptr, body_len)?;
-    let headers = lossy_pairs(&read(c, headers_ptr, headers_len)?).ok_or(Status::BadArgument)?;
+    let headers = byte_pairs(&read(c, headers_ptr, headers_len)?).ok_or(Status::BadArgument)?;
     let st = c.data_mut();
     let Some(s) = st.effective_stream() else {
         let ctx = st.effective_context;
@@ -318,11 +308,12 @@ fn send_local_response(
         return Err(Status::BadArgument.into());
     };
     s.local_reply_count += 1;
+    s.local_complete = true;
     s.local_reply = Some(LocalReply {
         status_code: status as u32,
         details,
         body,
-        headers: Headers::from_pairs(&headers),
+        headers: Headers::from_byte_pairs(&headers),
         grpc_status,
     });
     Ok(())
@@ -343,10 +334,10 @@ fn http_call(
     token_ptr: i32,
 ) -> HostResult {
     let upstream = read_str(c, upstream_ptr, upstream_len)?;
-    let headers = lossy_pairs(&read(c, headers_ptr, headers_len)?).ok_or(Status::BadArgument)?;
+    let headers = byte_pairs(&read(c, headers_ptr, headers_len)?).ok_or(Status::BadArgument)?;
     let body = read(c, body_ptr, body_len)?;
-    let trailers = lossy_pairs(&read(c, trailers_ptr, trailers_len)?).ok_or(Status::BadArgument)?;
-    let headers = Headers::from_pairs(&headers);
+    let trailers = byte_pairs(&read(c, trailers_ptr, trailers_len)?).ok_or(Status::BadArgument)?;
+    let headers = Headers::from_byte_pairs(&headers);
     for required in [":method", ":path", ":authority"] {
         if !headers.contains(required) {
             c.data_mut().host_warn(format!(
@@ -372,7 +363,7 @@ fn http_call(
             upstream,
             headers,
             body,
-            trailers: Headers::from_pairs(&trailers),
+            trailers: Headers::from_byte_pairs(&trailers),
             timeout_ms: timeout_ms as u32,
             issued_at_ms: now_ms,
         },

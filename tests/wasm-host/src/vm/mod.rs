@@ -22,6 +22,10 @@ use crate::types::{CallKind, LogEntry, LogLevel, LogSource};
 /// low enough that an infinite loop ends as an out-of-fuel trap.
 pub const DEFAULT_FUEL_LIMIT: u64 = 20_000_000_000;
 
+/// Envoy's default buffer limit per stream: `per_connection_buffer_limit_bytes`
+/// of the listener, 1 MiB.
+pub const DEFAULT_BUFFER_LIMIT_BYTES: usize = 1024 * 1024;
+
 /// How to load a VM. Build with [`VmOptions::new`] and the setters.
 #[derive(Debug, Clone)]
 pub struct VmOptions {
@@ -43,6 +47,11 @@ pub struct VmOptions {
     pub log_level: Option<LogLevel>,
     /// VM-wide properties as (encoded path, value).
     pub properties: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Envoy's `allow_on_headers_stop_iteration` (Wasm `PluginConfig`):
+    /// see [`VmOptions::allow_on_headers_stop_iteration`].
+    pub allow_on_headers_stop_iteration: bool,
+    /// Envoy's buffer limit per stream: see [`VmOptions::buffer_limit_bytes`].
+    pub buffer_limit_bytes: usize,
 }
 
 impl Default for VmOptions {
@@ -65,7 +74,69 @@ impl VmOptions {
             fuel_limit: DEFAULT_FUEL_LIMIT,
             log_level: None,
             properties: Vec::new(),
+            allow_on_headers_stop_iteration: false,
+            buffer_limit_bytes: DEFAULT_BUFFER_LIMIT_BYTES,
         }
+    }
+
+    /// Envoy's `allow_on_headers_stop_iteration` field of the Wasm
+    /// `PluginConfig` (default false, as in Envoy).
+    ///
+    /// What a `Pause` (Proxy-Wasm `StopIteration`, 1) returned from
+    /// `proxy_on_request_headers` / `proxy_on_response_headers` does:
+    ///
+    /// - **false** (Envoy's default): proxy-wasm-cpp-host
+    ///   (`ContextBase::convertVmCallResultToFilterHeadersStatus`) turns it
+    ///   into `StopAllIterationAndWatermark`. Envoy's filter manager then
+    ///   makes no body or trailers callback for that direction: each body
+    ///   chunk is buffered by Envoy under flow control (watermarks, never a
+    ///   413; `FilterManager::handleDataIfStopAll`), trailers wait. When the
+    ///   plugin calls `proxy_continue_stream`, Envoy continues the headers and
+    ///   then, because the filter had stopped all iteration, delivers what it
+    ///   buffered to **this** filter's body callback in one call
+    ///   (`end_of_stream` set if the body had ended and no trailers came),
+    ///   then the trailers callback (`ActiveStreamFilterBase::commonContinue`
+    ///   with `iterate_from_current_filter_`). A plugin that pauses at the
+    ///   headers and waits for the body before resuming therefore waits
+    ///   forever. The host withholds the body the same way
+    ///   ([`Stream::withheld_request_body`](crate::Stream::withheld_request_body)).
+    /// - **true**: the headers callback's `StopIteration` is kept
+    ///   (`IterationState::StopSingleIteration`): only the headers wait. Body
+    ///   and trailers callbacks keep arriving; a body or trailers callback
+    ///   returning Continue releases the held headers together with the body
+    ///   (`commonHandleAfterDataCallback` → `commonContinue`), as does
+    ///   `proxy_continue_stream`.
+    ///
+    /// Both apply to the request and the response direction. Returning 3
+    /// (`StopAllIterationAndBuffer`) or 4 (`...AndWatermark`) directly, or
+    /// sending a local reply from the callback, stops all iteration whatever
+    /// this option says; values above 4 count as 4.
+    pub fn allow_on_headers_stop_iteration(mut self, allow: bool) -> Self {
+        self.allow_on_headers_stop_iteration = allow;
+        self
+    }
+
+    /// Envoy's buffer limit per stream (`per_connection_buffer_limit_bytes`,
+    /// default 1 MiB = 1048576).
+    ///
+    /// When a body callback returns Pause (`StopIterationAndBuffer`), Envoy
+    /// buffers the body for the plugin; once the buffer holds more than this
+    /// many bytes a request gets a local `413 Payload Too Large`
+    /// (`request_payload_too_large`) and a response a local `500`
+    /// (`response_payload_too_large`) if its headers have not gone
+    /// downstream yet, else the stream is reset. Either way the stream ends
+    /// (`proxy_on_done`, `proxy_on_log`, `proxy_on_delete`).
+    ///
+    /// A body the host withholds because the headers callback stopped all
+    /// iteration with the watermark variant (the default conversion of
+    /// Pause, see [`VmOptions::allow_on_headers_stop_iteration`]) does not
+    /// count: Envoy applies flow control to it (reads stop, nothing fails),
+    /// so the host keeps it whatever its size. Only
+    /// `StopAllIterationAndBuffer` (3) and `StopIterationAndBuffer` bodies
+    /// are limited.
+    pub fn buffer_limit_bytes(mut self, limit: usize) -> Self {
+        self.buffer_limit_bytes = limit;
+        self
     }
 
     /// Sets the VM configuration.
@@ -269,6 +340,8 @@ impl Vm {
             state.log_level = level;
         }
         state.default_properties.extend(opts.properties);
+        state.allow_on_headers_stop_iteration = opts.allow_on_headers_stop_iteration;
+        state.buffer_limit = opts.buffer_limit_bytes;
         let mut store = Store::new(env.engine(), state);
         store
             .set_fuel(opts.fuel_limit)
@@ -428,7 +501,11 @@ impl Vm {
         st.flush_stdio();
         match outcome {
             Ok(()) => {
-                self.finish_pending_done()?;
+                // A headers/body/trailers callback's resumes wait until the
+                // host has applied what the callback returned.
+                if !kind.is_stream_data() {
+                    self.after_callback()?;
+                }
                 Ok(results.into_iter().next())
             }
             Err(e) => {
