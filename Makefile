@@ -44,6 +44,8 @@ build: wasm-target ## build both variants of every plugin into dist/envoy and di
 	@for p in $(PLUGINS); do f=$$(echo $$p | tr - _).wasm; \
 	  cp target/envoy/$(WASM_TARGET)/release/$$f dist/envoy/$$p.wasm; \
 	  cp target/higress/$(WASM_TARGET)/release/$$f dist/higress/$$p.wasm; done
+	@# Higress's host lets a filter of ABI 0.2.100 hold its request headers and still read the body
+	@cargo run --release -q -p wasm-abi --bin set-abi-0-2-100 -- $(addprefix dist/higress/,$(addsuffix .wasm,$(PLUGINS)))
 	@mkdir -p dist/test
 	@cp target/higress/$(WASM_TARGET)/release/test_filter.wasm target/higress/$(WASM_TARGET)/release/parser_filter.wasm dist/test/
 	@mkdir -p dist/test/envoy

@@ -7,8 +7,8 @@ use crate::PLUGIN;
 use host_glue::properties::AiLog;
 use host_glue::{Completion, Host};
 use lifecycle::{
-    AdmitInput, Admitted, ChargeBasis, Gate, RequestView, Rule, StreamEnd, StreamOptions,
-    Verdict, VerdictCallback,
+    AdmitInput, Admitted, ChargeBasis, Gate, RequestView, Rule, StreamEnd, StreamOptions, Verdict,
+    VerdictCallback,
 };
 
 impl lifecycle::Policy for Config {

@@ -81,6 +81,9 @@ pub(crate) struct VmState {
     pub unimplemented: Vec<String>,
     /// `allow_on_headers_stop_iteration` of the plugin configuration.
     pub allow_on_headers_stop_iteration: bool,
+    /// The module declares ABI 0.2.100: like Higress's host, a paused request-headers callback
+    /// stays StopIteration (the body still reaches the filter).
+    pub abi_0_2_100: bool,
     /// Envoy's per-stream buffer limit (`per_connection_buffer_limit_bytes`).
     pub buffer_limit: usize,
     /// `proxy_continue_stream` calls of the current callback, carried out
@@ -131,6 +134,7 @@ impl VmState {
             rng: rng | 1,
             unimplemented: Vec::new(),
             allow_on_headers_stop_iteration: false,
+            abi_0_2_100: false,
             buffer_limit: crate::vm::DEFAULT_BUFFER_LIMIT_BYTES,
             pending_resumes: Vec::new(),
             pending_host_ends: Vec::new(),

@@ -123,3 +123,29 @@ fn every_higress_build_can_initialise_redis() {
         );
     }
 }
+
+/// The ABI each build declares: stock Envoy knows 0.2.1 (it would refuse 0.2.100); Higress's host
+/// lets a 0.2.100 module pause its request headers and still read the body, which the plugins
+/// rely on to decide before anything goes upstream.
+#[test]
+fn each_build_declares_the_abi_its_host_needs() {
+    for plugin in PLUGINS {
+        for (variant, wanted) in [
+            ("envoy", "proxy_abi_version_0_2_1"),
+            ("higress", "proxy_abi_version_0_2_100"),
+        ] {
+            let path = workspace_root()
+                .join("dist")
+                .join(variant)
+                .join(format!("{plugin}.wasm"));
+            let bytes = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (run `make build`)", path.display()));
+            let abis: Vec<String> = wasm_abi::export_names(&bytes)
+                .unwrap()
+                .into_iter()
+                .filter(|name| name.starts_with("proxy_abi_version_"))
+                .collect();
+            assert_eq!(abis, [wanted], "{variant}/{plugin}");
+        }
+    }
+}

@@ -201,6 +201,7 @@ pub struct PluginModule {
     env: HostEnv,
     module: Module,
     imports: Vec<(String, String)>,
+    abi_0_2_100: bool,
 }
 
 impl PluginModule {
@@ -225,6 +226,11 @@ impl PluginModule {
         let abi = module
             .exports()
             .any(|e| e.name().starts_with("proxy_abi_version_"));
+        // Higress's host (its proxy-wasm-cpp-host fork) keeps a paused request-headers callback
+        // as StopIteration for modules of ABI 0.2.100: the body still reaches the filter.
+        let abi_0_2_100 = module
+            .exports()
+            .any(|e| e.name() == "proxy_abi_version_0_2_100");
         if !abi {
             return Err(VmError::NotProxyWasm);
         }
@@ -232,6 +238,7 @@ impl PluginModule {
             env: env.clone(),
             module,
             imports,
+            abi_0_2_100,
         })
     }
 
@@ -243,6 +250,11 @@ impl PluginModule {
             message: e.to_string(),
         })?;
         PluginModule::compile(env, &bytes)
+    }
+
+    /// Whether the module declares Proxy-Wasm ABI 0.2.100 (Higress's extension).
+    pub fn abi_0_2_100(&self) -> bool {
+        self.abi_0_2_100
     }
 
     /// Every `(module, name)` the plugin imports.
@@ -341,6 +353,7 @@ impl Vm {
         }
         state.default_properties.extend(opts.properties);
         state.allow_on_headers_stop_iteration = opts.allow_on_headers_stop_iteration;
+        state.abi_0_2_100 = module.abi_0_2_100;
         state.buffer_limit = opts.buffer_limit_bytes;
         let mut store = Store::new(env.engine(), state);
         store

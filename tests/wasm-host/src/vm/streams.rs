@@ -252,7 +252,12 @@ impl Vm {
             Dir::Response => CallKind::ResponseHeaders,
         };
         let action = self.stream_call(kind, id, &[id, n, u32::from(end_of_stream)])?;
-        let allow = self.store.data().allow_on_headers_stop_iteration;
+        // Envoy: `allow_on_headers_stop_iteration`, both directions. Higress: ABI 0.2.100
+        // request headers (its cpp-host converts response headers always).
+        let allow = {
+            let st = self.store.data();
+            st.allow_on_headers_stop_iteration || (st.abi_0_2_100 && dir == Dir::Request)
+        };
         if let Some(s) = self.active(id) {
             s.last_action = Some(action);
             // proxy-wasm-cpp-host: a local reply sent from the callback
