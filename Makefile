@@ -61,7 +61,8 @@ demo: prereqs build ## Envoy + the plugins + a mock LLM on 127.0.0.1, with a wal
 lint: wasm-target ## rustfmt + clippy (-D warnings; no-panic lints on plugin code)
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) --features higress -- -D warnings
+	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) -p lifecycle -p host-glue --features higress -- -D warnings
+	cargo clippy --target $(WASM_TARGET) $(addprefix -p ,$(PLUGINS)) -p lifecycle -p host-glue -- -D warnings
 
 bench: build envoy ## .wasm sizes, wasm fuel per request, parser cost, real Envoy throughput
 	@ls -l dist/envoy/*.wasm dist/higress/*.wasm | awk '{printf "%-36s %8d bytes\n", $$9, $$5}'

@@ -5,6 +5,7 @@ use crate::config::{Config, Fallback, HeaderLabel, WindowType};
 use crate::keys::Hit;
 use crate::PLUGIN;
 use limiter::{Admission, CounterKey, LimitSpec, Mode, Window};
+use std::num::NonZeroU32;
 
 /// How one window of a limit is shown to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,15 +48,15 @@ pub fn plan(config: &Config, hits: &[Hit<'_>], cost: u64, now_ms: u64, mode: Mod
         let key = CounterKey::new(PLUGIN, &config.rule_name, hit.dimension(), &hit.value);
         let several = hit.key.windows.len() > 1;
         for window in &hit.key.windows {
-            let Ok(seconds) = u32::try_from(window.seconds) else {
-                continue; // the config parser bounds window lengths; nothing to enforce otherwise
-            };
+            // The config parser bounds window lengths to 1 ..= 366 days; clamping (never
+            // skipping) keeps every configured limit enforced even if that ever changed.
+            let seconds = u32::try_from(window.seconds)
+                .ok()
+                .and_then(NonZeroU32::new)
+                .unwrap_or(NonZeroU32::MAX);
             let window_kind = match hit.item.window_type {
-                WindowType::Fixed => Window::fixed(seconds),
-                WindowType::Sliding => Window::sliding(seconds),
-            };
-            let Some(window_kind) = window_kind else {
-                continue;
+                WindowType::Fixed => Window::Fixed(seconds),
+                WindowType::Sliding => Window::Sliding(seconds),
             };
             limits.push(LimitSpec {
                 key: key.clone(),

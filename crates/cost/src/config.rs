@@ -177,12 +177,19 @@ impl CostConfig {
     /// [`CostError::DivisionByZero`] or [`CostError::NotFinite`] for an
     /// expression. The caller typically charges [`UsageNumbers::total`]
     /// instead and logs the error.
-    pub fn cost(
+    pub fn cost(&self, usage: &usage::Usage, model: Option<&str>) -> Result<u64, CostError> {
+        self.cost_numbers(&UsageNumbers::from(usage), model)
+    }
+
+    /// [`CostConfig::cost`] of usage already in the pricing convention ([`UsageNumbers`]).
+    ///
+    /// # Errors
+    /// As [`CostConfig::cost`].
+    pub fn cost_numbers(
         &self,
-        usage: impl Into<UsageNumbers>,
+        usage: &UsageNumbers,
         model: Option<&str>,
     ) -> Result<u64, CostError> {
-        let usage = &usage.into();
         match &self.strategy {
             Strategy::Tokens {
                 kind,
@@ -229,7 +236,7 @@ impl CostConfig {
             output_tokens: Some(output_cap),
             ..UsageNumbers::default()
         };
-        self.cost(usage, model)
+        self.cost_numbers(&usage, model)
     }
 }
 

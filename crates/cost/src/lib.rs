@@ -26,7 +26,7 @@
 //!     ..UsageNumbers::default()
 //! };
 //! // 600 × 2.5 + 400 × 1.25 + 200 × 10 = 4000 micro-dollars ($0.004).
-//! assert_eq!(cost.cost(&usage, Some("gpt-4o")), Ok(4000));
+//! assert_eq!(cost.cost_numbers(&usage, Some("gpt-4o")), Ok(4000));
 //! ```
 //!
 //! # Config fields
@@ -164,12 +164,6 @@ impl From<&usage::Usage> for UsageNumbers {
             cache_creation_input_tokens: usage.cache_creation_input_tokens,
             reasoning_tokens: usage.reasoning_tokens,
         }
-    }
-}
-
-impl From<&UsageNumbers> for UsageNumbers {
-    fn from(numbers: &UsageNumbers) -> Self {
-        *numbers
     }
 }
 

@@ -244,7 +244,7 @@ proptest! {
         });
         let map = map.as_object().unwrap();
         if let Ok(config) = CostConfig::parse(map, &FieldPath::root()) {
-            let _ = config.cost(&usage, model.as_deref());
+            let _ = config.cost_numbers(&usage, model.as_deref());
             let _ = config.estimate(usage.input(), usage.output(), model.as_deref());
         }
     }
@@ -261,7 +261,7 @@ proptest! {
                                           "cached_input_cost": weight}}}),
         ] {
             let config = CostConfig::parse(map.as_object().unwrap(), &FieldPath::root()).unwrap();
-            prop_assert!(config.cost(&usage, model.as_deref()).is_ok());
+            prop_assert!(config.cost_numbers(&usage, model.as_deref()).is_ok());
         }
     }
 }

@@ -34,7 +34,7 @@ fn default_strategy_is_total_tokens_and_ignores_other_keys() {
     let c = config(json!({"rule_name": "x", "token_per_minute": 10}));
     assert_eq!(c.strategy(), StrategyKind::TotalTokens);
     assert_eq!(c, CostConfig::default());
-    assert_eq!(c.cost(&usage(10, 5), None), Ok(15));
+    assert_eq!(c.cost_numbers(&usage(10, 5), None), Ok(15));
 }
 
 #[test]
@@ -44,8 +44,8 @@ fn total_tokens_prefers_the_reported_total() {
         total_tokens: Some(40),
         ..usage(10, 5)
     };
-    assert_eq!(c.cost(&reported, None), Ok(40));
-    assert_eq!(c.cost(&UsageNumbers::default(), None), Ok(0));
+    assert_eq!(c.cost_numbers(&reported, None), Ok(40));
+    assert_eq!(c.cost_numbers(&UsageNumbers::default(), None), Ok(0));
 }
 
 #[test]
@@ -53,8 +53,8 @@ fn prompt_and_completion_strategies_count_one_side() {
     let prompt = config(json!({"limit_strategy": "prompt_tokens"}));
     let completion = config(json!({"limit_strategy": "completion_tokens"}));
     assert_eq!(prompt.strategy(), StrategyKind::PromptTokens);
-    assert_eq!(prompt.cost(&usage(10, 5), None), Ok(10));
-    assert_eq!(completion.cost(&usage(10, 5), None), Ok(5));
+    assert_eq!(prompt.cost_numbers(&usage(10, 5), None), Ok(10));
+    assert_eq!(completion.cost_numbers(&usage(10, 5), None), Ok(5));
 }
 
 #[test]
@@ -64,8 +64,11 @@ fn missing_counts_are_zero() {
         ..UsageNumbers::default()
     };
     let prompt = config(json!({"limit_strategy": "prompt_tokens"}));
-    assert_eq!(prompt.cost(&only_output, None), Ok(0));
-    assert_eq!(CostConfig::default().cost(&only_output, None), Ok(7));
+    assert_eq!(prompt.cost_numbers(&only_output, None), Ok(0));
+    assert_eq!(
+        CostConfig::default().cost_numbers(&only_output, None),
+        Ok(7)
+    );
 }
 
 #[test]
@@ -74,35 +77,38 @@ fn weights_pick_exact_then_longest_wildcard_then_star() {
         "model_weights": {"gpt-4o": 10, "gpt-4o-*": 5, "qwen-*": 2, "*-mini": 0.5, "*": 1.5}
     }));
     let u = usage(100, 0);
-    assert_eq!(c.cost(&u, Some("gpt-4o")), Ok(1000));
-    assert_eq!(c.cost(&u, Some("gpt-4o-2024-08-06")), Ok(500));
-    assert_eq!(c.cost(&u, Some("qwen-max")), Ok(200));
-    assert_eq!(c.cost(&u, Some("o1-mini")), Ok(50));
-    assert_eq!(c.cost(&u, Some("claude")), Ok(150));
-    assert_eq!(c.cost(&u, None), Ok(150));
+    assert_eq!(c.cost_numbers(&u, Some("gpt-4o")), Ok(1000));
+    assert_eq!(c.cost_numbers(&u, Some("gpt-4o-2024-08-06")), Ok(500));
+    assert_eq!(c.cost_numbers(&u, Some("qwen-max")), Ok(200));
+    assert_eq!(c.cost_numbers(&u, Some("o1-mini")), Ok(50));
+    assert_eq!(c.cost_numbers(&u, Some("claude")), Ok(150));
+    assert_eq!(c.cost_numbers(&u, None), Ok(150));
 }
 
 #[test]
 fn unmatched_model_has_weight_one() {
     let c = config(json!({"model_weights": {"gpt-4o": 10}}));
-    assert_eq!(c.cost(&usage(3, 4), Some("qwen")), Ok(7));
-    assert_eq!(c.cost(&usage(3, 4), None), Ok(7));
+    assert_eq!(c.cost_numbers(&usage(3, 4), Some("qwen")), Ok(7));
+    assert_eq!(c.cost_numbers(&usage(3, 4), None), Ok(7));
 }
 
 #[test]
 fn fractional_weights_round_up_exactly() {
     let c = config(json!({"model_weights": {"*": 0.7}}));
-    assert_eq!(c.cost(&usage(10, 0), None), Ok(7)); // not 8 from 7.000000000000001
-    assert_eq!(c.cost(&usage(1, 0), None), Ok(1)); // 0.7 → 1: never free
-    assert_eq!(c.cost(&usage(0, 0), None), Ok(0));
+    assert_eq!(c.cost_numbers(&usage(10, 0), None), Ok(7)); // not 8 from 7.000000000000001
+    assert_eq!(c.cost_numbers(&usage(1, 0), None), Ok(1)); // 0.7 → 1: never free
+    assert_eq!(c.cost_numbers(&usage(0, 0), None), Ok(0));
     let zero = config(json!({"model_weights": {"free-*": 0}}));
-    assert_eq!(zero.cost(&usage(100, 100), Some("free-model")), Ok(0));
+    assert_eq!(
+        zero.cost_numbers(&usage(100, 100), Some("free-model")),
+        Ok(0)
+    );
 }
 
 #[test]
 fn cached_tokens_are_counted_by_default() {
     let c = config(json!({"limit_strategy": "prompt_tokens"}));
-    assert_eq!(c.cost(&with_cache(100, 10, 60), None), Ok(100));
+    assert_eq!(c.cost_numbers(&with_cache(100, 10, 60), None), Ok(100));
 }
 
 #[test]
@@ -111,15 +117,18 @@ fn count_cached_tokens_false_subtracts_cache_reads_saturating() {
     let total = config(json!({"count_cached_tokens": "false"}));
     let completion =
         config(json!({"limit_strategy": "completion_tokens", "count_cached_tokens": false}));
-    assert_eq!(prompt.cost(&with_cache(100, 10, 60), None), Ok(40));
-    assert_eq!(prompt.cost(&with_cache(10, 10, 60), None), Ok(0));
-    assert_eq!(total.cost(&with_cache(100, 10, 60), None), Ok(50));
+    assert_eq!(prompt.cost_numbers(&with_cache(100, 10, 60), None), Ok(40));
+    assert_eq!(prompt.cost_numbers(&with_cache(10, 10, 60), None), Ok(0));
+    assert_eq!(total.cost_numbers(&with_cache(100, 10, 60), None), Ok(50));
     let reported = UsageNumbers {
         total_tokens: Some(200),
         ..with_cache(100, 10, 60)
     };
-    assert_eq!(total.cost(&reported, None), Ok(140));
-    assert_eq!(completion.cost(&with_cache(100, 10, 60), None), Ok(10));
+    assert_eq!(total.cost_numbers(&reported, None), Ok(140));
+    assert_eq!(
+        completion.cost_numbers(&with_cache(100, 10, 60), None),
+        Ok(10)
+    );
 }
 
 #[test]
@@ -135,16 +144,16 @@ fn cost_strategy_charges_model_prices_in_micro_units() {
     assert_eq!(c.strategy(), StrategyKind::Cost);
     // 600 × 2.5 + 400 × 1.25 + 200 × 10
     assert_eq!(
-        c.cost(&with_cache(1000, 200, 400), Some("gpt-4o")),
+        c.cost_numbers(&with_cache(1000, 200, 400), Some("gpt-4o")),
         Ok(4000)
     );
     // 1000 × 0.15 + 333 × 0.6 = 349.8 → 350 (cached: no own price, charged as input)
     assert_eq!(
-        c.cost(&with_cache(1000, 333, 400), Some("gpt-4o-mini-2024-07-18")),
+        c.cost_numbers(&with_cache(1000, 333, 400), Some("gpt-4o-mini-2024-07-18")),
         Ok(350)
     );
-    assert_eq!(c.cost(&usage(10, 10), Some("llama")), Ok(30));
-    assert_eq!(c.cost(&usage(10, 10), None), Ok(30));
+    assert_eq!(c.cost_numbers(&usage(10, 10), Some("llama")), Ok(30));
+    assert_eq!(c.cost_numbers(&usage(10, 10), None), Ok(30));
 }
 
 #[test]
@@ -153,7 +162,7 @@ fn cost_strategy_without_a_matching_price_is_an_error() {
         "limit_strategy": "cost",
         "model_prices": {"gpt-4o": {"input_cost": 2.5, "output_cost": 10}}
     }));
-    let err = c.cost(&usage(1, 1), Some("qwen")).unwrap_err();
+    let err = c.cost_numbers(&usage(1, 1), Some("qwen")).unwrap_err();
     assert_eq!(
         err,
         CostError::NoPrice {
@@ -162,7 +171,7 @@ fn cost_strategy_without_a_matching_price_is_an_error() {
     );
     assert_eq!(err.to_string(), "no price configured for model \"qwen\"");
     assert_eq!(
-        c.cost(&usage(1, 1), None).unwrap_err().to_string(),
+        c.cost_numbers(&usage(1, 1), None).unwrap_err().to_string(),
         "no price configured for model (unknown)"
     );
 }
@@ -178,7 +187,7 @@ fn expression_strategy_evaluates_cost_expr() {
         cache_creation_input_tokens: Some(3),
         ..usage(10, 5)
     };
-    assert_eq!(c.cost(&u, Some("any")), Ok(34)); // 10 + 3.75 + 20 = 33.75 → 34
+    assert_eq!(c.cost_numbers(&u, Some("any")), Ok(34)); // 10 + 3.75 + 20 = 33.75 → 34
 }
 
 #[test]
@@ -186,8 +195,11 @@ fn expression_division_by_zero_at_run_time_is_an_error() {
     let c = config(
         json!({"limit_strategy": "expression", "cost_expr": "output_tokens / input_tokens"}),
     );
-    assert_eq!(c.cost(&usage(0, 5), None), Err(CostError::DivisionByZero));
-    assert_eq!(c.cost(&usage(2, 5), None), Ok(3));
+    assert_eq!(
+        c.cost_numbers(&usage(0, 5), None),
+        Err(CostError::DivisionByZero)
+    );
+    assert_eq!(c.cost_numbers(&usage(2, 5), None), Ok(3));
     assert_eq!(
         CostError::DivisionByZero.to_string(),
         "cost expression divided by zero"
@@ -216,16 +228,16 @@ fn estimate_prices_input_plus_output_cap_with_the_same_rules() {
 fn huge_counts_saturate_instead_of_overflowing() {
     let weighted = config(json!({"model_weights": {"*": 1_000_000}}));
     assert_eq!(
-        weighted.cost(&usage(u64::MAX, u64::MAX), None),
+        weighted.cost_numbers(&usage(u64::MAX, u64::MAX), None),
         Ok(u64::MAX)
     );
     assert_eq!(
-        CostConfig::default().cost(&usage(u64::MAX, 1), None),
+        CostConfig::default().cost_numbers(&usage(u64::MAX, 1), None),
         Ok(u64::MAX)
     );
     let expr =
         config(json!({"limit_strategy": "expression", "cost_expr": "input_tokens * 1000000"}));
-    assert_eq!(expr.cost(&usage(u64::MAX, 0), None), Ok(u64::MAX));
+    assert_eq!(expr.cost_numbers(&usage(u64::MAX, 0), None), Ok(u64::MAX));
 }
 
 #[test]

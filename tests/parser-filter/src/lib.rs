@@ -1,6 +1,10 @@
 //! Runs [`usage::UsageParser`] on every response body and logs the report as one JSON line
 //! (`usage-report {...}`) at the end of the stream. Test and benchmark use only.
 
+// A test filter exercises the host through the SDK on purpose, panicking calls included (the
+// host's own tests check that it exposes those hazards): clippy.toml's ban is for plugin code.
+#![allow(clippy::disallowed_methods)]
+
 #[cfg(target_arch = "wasm32")]
 mod filter {
     use proxy_wasm::traits::{Context, HttpContext, RootContext};

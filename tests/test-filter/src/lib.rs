@@ -44,6 +44,10 @@
 //! | `panic` | panics (the VM traps) |
 //! | `ai-log` | merges the config's `ai_log` object, else the JSON object of `x-test-ai-log` (default `{"model":"qwen","input_token":9}`), into the `ai_log` property in Higress's escaped form (see [`ai_log`]); `x-test-ai-log-result: ok` or the reason it could not merge |
 
+// A test filter exercises the host through the SDK on purpose, panicking calls included (the
+// host's own tests check that it exposes those hazards): clippy.toml's ban is for plugin code.
+#![allow(clippy::disallowed_methods)]
+
 pub mod ai_log;
 pub mod config;
 mod http;
