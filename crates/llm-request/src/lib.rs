@@ -126,6 +126,7 @@
 //! serde's "invalid type" message formatting) and used `str` pattern
 //! helpers measured ≈40 KB more.
 
+mod body_scan;
 mod class;
 mod error;
 mod estimate;
@@ -139,6 +140,7 @@ mod strip;
 mod summary;
 mod visit;
 
+pub use body_scan::{BodyScanner, StreamedUsageEdit, MAX_BUFFERED_BYTES, MAX_SKIPPED_DEPTH};
 pub use error::RequestError;
 pub use estimate::{
     PromptEstimate, Weights, MEDIA_PART_TOKENS, REPLY_PRIMING_TOKENS, SAFETY_FACTOR,
