@@ -886,6 +886,36 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Fixtures with a few bytes replaced, inserted or removed, cut at
+    /// random: same verdict and summary as `parse`, memory within bound.
+    #[test]
+    fn mutated_fixtures_agree(
+        which in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..5),
+        seed in any::<u64>(),
+    ) {
+        static ALL: std::sync::OnceLock<Vec<Fixture>> = std::sync::OnceLock::new();
+        let f = which.get(ALL.get_or_init(fixtures));
+        let mut b = f.body.clone();
+        for (at, byte, op) in edits {
+            let i = at.index(b.len());
+            match op {
+                0 => b[i] = byte,
+                1 => b.insert(i, byte),
+                _ => {
+                    b.remove(i);
+                }
+            }
+        }
+        let mut rng = Rng(seed | 1);
+        let cuts = rng.cuts(b.len(), 6);
+        agree(&b, Some(f.path), &scan_cut(&b, Some(f.path), &cuts).1);
+    }
+}
+
 #[test]
 fn memory_is_bounded_whatever_the_body_size() {
     // A long conversation, a 4 MiB string, a 1 MiB number, a long model:
