@@ -1,23 +1,29 @@
 //! Native cost of the streaming [`BodyScanner`] against
 //! [`RequestSummary::parse`], per KiB of request body: over the corpus in
 //! `tests/fixtures/requests/`, a 1 MiB and an 8 MiB chat, and a 1 MiB
-//! request that is mostly a base64 image (a skipped string).
+//! request that is mostly a base64 image (a skipped string). The scanner
+//! is fed the body whole (`scan`), in 16 KiB chunks (`scan16k`, about what
+//! Envoy hands a filter) and in 1 KiB chunks (`scan1k`).
 //!
 //! Time (noisy on a shared machine):
 //!
 //! `cargo run --release -p llm-request --example scanner_bench`
 //!
-//! Instructions, steadier: one pass of one reader over one workload, counted
-//! only inside the `run_*` function:
+//! Instructions, steadier: `count all` runs this program under callgrind
+//! once per reader and workload, counting only inside the `run_*`
+//! functions, so the workload's construction is left out. The release
+//! profile strips symbols, which callgrind needs to find those functions:
 //!
 //! ```sh
-//! cargo build --release -p llm-request --example scanner_bench
-//! valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='scanner_bench::run_*' \
-//!     target/release/examples/scanner_bench count scan16k 1mib
+//! CARGO_PROFILE_RELEASE_STRIP=false cargo build --release -p llm-request \
+//!     --example scanner_bench --target-dir target/bench-sym
+//! target/bench-sym/release/examples/scanner_bench count all
 //! ```
 //!
-//! (`parse`, `scan`, `scan16k`, `scan1k`; `corpus`, `1mib`, `8mib`,
-//! `image`); `count all` prints the whole table by running valgrind itself.
+//! One cell: `valgrind --tool=callgrind --toggle-collect='scanner_bench::run_*'
+//! target/bench-sym/release/examples/scanner_bench count <reader> <workload>`
+//! with a reader of `parse`, `scan`, `scan16k`, `scan1k` and a workload of
+//! `corpus`, `1mib`, `8mib`, `image`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -176,6 +182,10 @@ fn count_all() {
                 .find_map(|l| l.split("Collected : ").nth(1))
                 .map(|n| n.trim().parse().unwrap())
                 .expect("callgrind summary");
+            assert!(
+                ir > 0.0,
+                "no instructions counted: build with CARGO_PROFILE_RELEASE_STRIP=false (see the docs)"
+            );
             row.push_str(&format!("{:>12.0}", ir / size));
         }
         println!("{row}   (instructions per KiB)");
