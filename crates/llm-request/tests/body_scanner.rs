@@ -442,6 +442,31 @@ fn summaries_of_edge_cases_agree() {
 }
 
 #[test]
+fn model_names_up_to_256_bytes_are_kept() {
+    for n in [250, 255, 256, 257, 300] {
+        for body in [
+            format!(r#"{{"model":"{}"}}"#, "a".repeat(n)),
+            format!(r#"{{"model":"{}é"}}"#, "a".repeat(n - 2)),
+            format!(r#"{{"model":"{}\u00e9"}}"#, "a".repeat(n - 2)),
+            format!(r#"{{"model":"{}\ud83d\ude00"}}"#, "a".repeat(n - 4)),
+            format!(r#"{{"model":"{}","model":"b"}}"#, "a".repeat(n)),
+            format!(r#"{{"model":"b","model":"{}"}}"#, "a".repeat(n)),
+        ] {
+            let b = body.as_bytes();
+            for k in (0..=b.len()).step_by(5) {
+                let (s, got) = scan_cut(b, None, &[k]);
+                agree(b, None, &got);
+                assert_eq!(
+                    got.unwrap().model.is_some(),
+                    n <= 256 || body.ends_with("\"b\"}")
+                );
+                assert!(s.buffered_bytes() <= MAX_BUFFERED_BYTES);
+            }
+        }
+    }
+}
+
+#[test]
 fn positions_are_absolute_offsets() {
     let body = b"  \n{\"stream\":true,\"messages\":[]}  \n";
     let mut rng = Rng(3);
