@@ -442,6 +442,31 @@ fn summaries_of_edge_cases_agree() {
 }
 
 #[test]
+fn model_names_up_to_256_bytes_are_kept() {
+    for n in [250, 255, 256, 257, 300] {
+        for body in [
+            format!(r#"{{"model":"{}"}}"#, "a".repeat(n)),
+            format!(r#"{{"model":"{}é"}}"#, "a".repeat(n - 2)),
+            format!(r#"{{"model":"{}\u00e9"}}"#, "a".repeat(n - 2)),
+            format!(r#"{{"model":"{}\ud83d\ude00"}}"#, "a".repeat(n - 4)),
+            format!(r#"{{"model":"{}","model":"b"}}"#, "a".repeat(n)),
+            format!(r#"{{"model":"b","model":"{}"}}"#, "a".repeat(n)),
+        ] {
+            let b = body.as_bytes();
+            for k in (0..=b.len()).step_by(5) {
+                let (s, got) = scan_cut(b, None, &[k]);
+                agree(b, None, &got);
+                assert_eq!(
+                    got.unwrap().model.is_some(),
+                    n <= 256 || body.ends_with("\"b\"}")
+                );
+                assert!(s.buffered_bytes() <= MAX_BUFFERED_BYTES);
+            }
+        }
+    }
+}
+
+#[test]
 fn positions_are_absolute_offsets() {
     let body = b"  \n{\"stream\":true,\"messages\":[]}  \n";
     let mut rng = Rng(3);
@@ -883,6 +908,36 @@ proptest! {
         }
         let mut rng = Rng(seed | 1);
         agree(&body, None, &scan_cut(&body, None, &rng.cuts(body.len(), 5)).1);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Fixtures with a few bytes replaced, inserted or removed, cut at
+    /// random: same verdict and summary as `parse`, memory within bound.
+    #[test]
+    fn mutated_fixtures_agree(
+        which in any::<prop::sample::Index>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..3), 1..5),
+        seed in any::<u64>(),
+    ) {
+        static ALL: std::sync::OnceLock<Vec<Fixture>> = std::sync::OnceLock::new();
+        let f = which.get(ALL.get_or_init(fixtures));
+        let mut b = f.body.clone();
+        for (at, byte, op) in edits {
+            let i = at.index(b.len());
+            match op {
+                0 => b[i] = byte,
+                1 => b.insert(i, byte),
+                _ => {
+                    b.remove(i);
+                }
+            }
+        }
+        let mut rng = Rng(seed | 1);
+        let cuts = rng.cuts(b.len(), 6);
+        agree(&b, Some(f.path), &scan_cut(&b, Some(f.path), &cuts).1);
     }
 }
 
