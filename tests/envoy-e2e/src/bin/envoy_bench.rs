@@ -4,8 +4,13 @@
 //! stream (3.4 KB, usage in the last chunk), `wrk -t1 -c16` pinned to CPU 0, a warm-up first.
 //! Added CPU per request = 1/rps(plugin) − 1/rps(no filter).
 //!
-//! Usage: `envoy_bench [SECONDS]` (default 10). Needs `wrk` and `taskset` (Debian: wrk,
-//! util-linux). Numbers vary with what else the machine runs: compare runs made together.
+//! Usage: `envoy_bench [SECONDS] [ROUNDS]` (default 8 s, 5 rounds). Each round runs every case
+//! once, in a rotated order; the table gives the median req/s of each case and the median of its
+//! per-round ratio to "no filter". `BENCH_COMPARE_DIR=<dir>` adds every plugin case again with the
+//! `.wasm` files of that directory (e.g. a build of an earlier commit), so before and after are
+//! measured interleaved in one run; `BENCH_ONLY=<text>` keeps the cases whose label contains it.
+//! Needs `wrk` and `taskset` (Debian: wrk, util-linux). Numbers vary with what else the machine
+//! runs: compare only figures of one run.
 
 use envoy_e2e::{envoy_bin, free_port, wasm_dir};
 use std::process::{Command, Stdio};
@@ -23,8 +28,8 @@ fn sse_body() -> String {
     body
 }
 
-fn filter_yaml(plugin: &str, config: &str) -> String {
-    let wasm = wasm_dir().join(format!("{plugin}.wasm"));
+fn filter_yaml(dir: &std::path::Path, plugin: &str, config: &str) -> String {
+    let wasm = dir.join(format!("{plugin}.wasm"));
     format!(
         r#"
           - name: {plugin}
@@ -32,6 +37,7 @@ fn filter_yaml(plugin: &str, config: &str) -> String {
               "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
               config:
                 name: {plugin}
+                allow_on_headers_stop_iteration: true
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
                   value: {config}
@@ -161,11 +167,15 @@ fn measure(label: &str, filters: &str, seconds: u64, dir: &std::path::Path) -> O
     rps
 }
 
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn main() {
-    let seconds: u64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10);
+    let mut args = std::env::args().skip(1);
+    let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let dir = std::env::temp_dir().join(format!("envoy-bench-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(
@@ -173,36 +183,68 @@ fn main() {
         "wrk.method = \"POST\"\nwrk.body = '{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"Who are you?\"}]}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"x-api-key\"] = \"user1\"\n",
     );
     let limit = r#"{"rule_name":"bench","rule_items":[{"limit_by_per_header":"x-api-key","limit_keys":[{"key":"*","token_per_minute":1000000000000}]}]}"#;
-    let cases = [
-        ("no filter", String::new()),
-        (
-            "ai-token-ratelimit",
-            filter_yaml("ai-token-ratelimit", limit),
-        ),
+    let peek = r#"{"rule_name":"bench","hold_request_headers":true,"rule_items":[{"limit_by_per_header":"x-api-key","limit_keys":[{"key":"*","token_per_minute":1000000000000}]}]}"#;
+    let plugin_cases = [
+        ("ai-token-ratelimit", "ai-token-ratelimit", limit),
+        // Holds the headers and reads the body before deciding (the shipped config).
+        ("ratelimit, body peek", "ai-token-ratelimit", peek),
         // No limit applies: what the plugin costs just by being there.
-        (
-            "ratelimit, no limit",
-            filter_yaml("ai-token-ratelimit", "{}"),
-        ),
-        ("ai-quota", filter_yaml("ai-quota", "{}")),
-        ("ai-statistics", filter_yaml("ai-statistics", "{}")),
+        ("ratelimit, no limit", "ai-token-ratelimit", "{}"),
+        ("ai-quota", "ai-quota", "{}"),
+        ("ai-statistics", "ai-statistics", "{}"),
     ];
-    println!("\nreal Envoy, --concurrency 1, wrk -t1 -c16 -d{seconds}s, 20-chunk SSE answer");
+    let mut dirs = vec![("", wasm_dir())];
+    if let Some(compare) = std::env::var_os("BENCH_COMPARE_DIR") {
+        dirs.push((" (compare)", std::path::PathBuf::from(compare)));
+    }
+    let mut cases = vec![("no filter".to_string(), String::new())];
+    for (suffix, wasm) in &dirs {
+        for (label, plugin, config) in plugin_cases {
+            cases.push((
+                format!("{label}{suffix}"),
+                filter_yaml(wasm, plugin, config),
+            ));
+        }
+    }
+    if let Ok(only) = std::env::var("BENCH_ONLY") {
+        cases.retain(|(label, _)| label == "no filter" || label.contains(&only));
+    }
     println!(
-        "{:<20} {:>10} {:>10} {:>16}",
+        "\nreal Envoy, --concurrency 1, wrk -t1 -c16 -d{seconds}s, 20-chunk SSE answer, {rounds} interleaved rounds"
+    );
+    let mut rps: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
+    for round in 0..rounds {
+        let mut this_round = vec![None; cases.len()];
+        for k in 0..cases.len() {
+            let i = (k + round) % cases.len();
+            let (label, filters) = &cases[i];
+            this_round[i] = measure(&label.replace([' ', ','], "-"), filters, seconds, &dir);
+            if this_round[i].is_none() {
+                println!("{label}: failed (is wrk installed? `apt-get install wrk`)");
+            }
+        }
+        let base = this_round[0];
+        for (i, value) in this_round.iter().enumerate() {
+            if let Some(value) = value {
+                rps[i].push(*value);
+                if let Some(base) = base {
+                    ratios[i].push(value / base);
+                }
+            }
+        }
+    }
+    println!(
+        "{:<32} {:>10} {:>10} {:>16}",
         "filter", "req/s", "ratio", "added µs/request"
     );
-    let mut baseline = None;
-    for (label, filters) in &cases {
-        let Some(rps) = measure(&label.replace(' ', "-"), filters, seconds, &dir) else {
-            println!("{label:<20} failed (is wrk installed? `apt-get install wrk`)");
-            continue;
-        };
-        let base = *baseline.get_or_insert(rps);
+    let base = median(&mut rps[0].clone());
+    for (i, (label, _)) in cases.iter().enumerate() {
+        let value = median(&mut rps[i]);
+        let ratio = median(&mut ratios[i]);
         println!(
-            "{label:<20} {rps:>10.0} {:>10.3} {:>16.1}",
-            rps / base,
-            (1.0 / rps - 1.0 / base) * 1e6
+            "{label:<32} {value:>10.0} {ratio:>10.3} {:>16.1}",
+            (1.0 / value - 1.0 / base) * 1e6
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
