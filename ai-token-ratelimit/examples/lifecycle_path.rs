@@ -30,6 +30,10 @@ fn main() {
     let start = std::time::Instant::now();
     for i in 0..n {
         let mut sim = StreamSim::new(&host, Rc::clone(&envelope), 2 + i);
+        if peek {
+            // A host that lets the filter hold the headers and still read the body.
+            sim = sim.allow_on_headers_stop_iteration();
+        }
         sim.request_headers(
             &[
                 (":method", b"POST"),
@@ -45,6 +49,7 @@ fn main() {
         sim.request_body(BODY, true);
         sim.response_headers(&[(":status", b"200"), ("content-type", b"application/json")]);
         sim.response_body(ANSWER, true);
+        assert!(sim.stream().ticket().is_some(), "admitted");
         sim.end();
     }
     println!(

@@ -67,6 +67,8 @@ struct Chain {
     /// The head, kept only when a fallback may need a second round.
     snapshot: Option<OwnedRequest>,
     at_body: bool,
+    /// The consumer, for the rejection metric's label: read up front only for a store that
+    /// answers later (the head may be gone by then); a synchronous one reads it on rejection.
     consumer: Option<String>,
     request_id: Option<String>,
     context_id: u32,
@@ -139,7 +141,11 @@ impl lifecycle::Policy for Policy {
             snapshot: (policy.has_fallback && input.can_rewrite_model)
                 .then(|| input.head.snapshot()),
             at_body,
-            consumer: keys::header_text(input.head, keys::CONSUMER_HEADER),
+            consumer: policy
+                .store
+                .answers_later()
+                .then(|| keys::header_text(input.head, keys::CONSUMER_HEADER))
+                .flatten(),
             request_id: input.request_id.map(str::to_owned),
             context_id: input.context_id,
         });
@@ -290,6 +296,7 @@ fn round<H: Host + Clone + 'static>(
         let step = conclude(
             &later_chain,
             &later_host,
+            None,
             result,
             later_labels,
             reserved,
@@ -303,7 +310,7 @@ fn round<H: Host + Clone + 'static>(
         .admit(host, chain.context_id, &admission, callback)
     {
         Completion::Ready(result) => {
-            Completion::Ready(conclude(chain, host, result, labels, reserved, fallback))
+            Completion::Ready(conclude(chain, host, Some(head), result, labels, reserved, fallback))
         }
         Completion::Pending => Completion::Pending,
     }
@@ -337,6 +344,7 @@ fn finish_with(slot: &Slot, verdict: Verdict<Ticket>) {
 fn conclude<H: Host + ?Sized>(
     chain: &Chain,
     host: &H,
+    head: Option<&dyn RequestView>,
     result: Result<Decision, StoreError>,
     labels: Vec<Label>,
     reserved: u64,
@@ -346,11 +354,14 @@ fn conclude<H: Host + ?Sized>(
         return Step::Done(Verdict::Admit(Admitted::new(Ticket::free())));
     };
     let config = &policy.config;
-    let consumer = chain.consumer.as_deref();
+    let consumer = || {
+        head.and_then(|head| keys::header_text(head, keys::CONSUMER_HEADER))
+            .or_else(|| chain.consumer.clone())
+    };
     let mut log = AiLog::new();
     match result {
         Ok(decision) if decision.allowed => {
-            telemetry::count(host, Outcome::Allowed, reserved, consumer);
+            telemetry::count(host, Outcome::Allowed, reserved, None);
             log.set("token_ratelimit_status", "allowed");
             let ticket = Ticket {
                 decision: Some(decision),
@@ -369,7 +380,7 @@ fn conclude<H: Host + ?Sized>(
                     return Step::Fallback(next.clone());
                 }
             }
-            telemetry::count(host, Outcome::Limited, 0, consumer);
+            telemetry::count(host, Outcome::Limited, 0, consumer().as_deref());
             log.set("token_ratelimit_status", "limited");
             let reply = respond::rejection(&config.responses, &decision, &labels);
             Step::Done(Verdict::Reject { reply, log })

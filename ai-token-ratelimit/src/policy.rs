@@ -62,6 +62,11 @@ impl Store {
         }
     }
 
+    /// Whether admissions answer later (Redis) rather than at once (shared data).
+    pub fn answers_later(&self) -> bool {
+        matches!(self, Store::Redis(_))
+    }
+
     /// The Redis client, for initialisation at configure time.
     pub fn redis_client(&self) -> Option<&RedisClient> {
         match self {

@@ -64,8 +64,7 @@ impl AiLog {
             .and_then(|bytes| read_ai_log(&bytes))
             .unwrap_or_default();
         merged.append(&mut self.fields);
-        let text = escape_json_text(&Value::Object(merged).to_string());
-        host.set_property(&[AI_LOG_PROPERTY], text.as_bytes())
+        host.set_property(&[AI_LOG_PROPERTY], &escaped_json(&Value::Object(merged)))
     }
 }
 
@@ -82,14 +81,28 @@ pub fn read_ai_log(bytes: &[u8]) -> Option<Map<String, Value>> {
     serde_json::from_str(&text).ok()
 }
 
-/// `text` as the inside of a JSON string: quotes, backslashes and control characters escaped.
-fn escape_json_text(text: &str) -> String {
-    let quoted = Value::String(text.to_string()).to_string();
-    quoted
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or_default()
-        .to_string()
+/// `value`'s JSON as the inside of a JSON string, in one pass: serde_json's output holds no raw
+/// control characters (it escapes them), so escaping its quotes and backslashes is enough.
+fn escaped_json(value: &Value) -> Vec<u8> {
+    struct Escaping(Vec<u8>);
+    impl std::io::Write for Escaping {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            for &b in bytes {
+                if b == b'"' || b == b'\\' {
+                    self.0.push(b'\\');
+                }
+                self.0.push(b);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Escaping(Vec::with_capacity(128));
+    // Writing into memory cannot fail.
+    let _ = serde_json::to_writer(&mut out, value);
+    out.0
 }
 
 /// Adds a tag to the current trace span (`trace_span_tag.<key>`).

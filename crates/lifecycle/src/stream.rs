@@ -179,7 +179,9 @@ impl<P: Policy> Stream<P> {
         let head = LiveHead::new(host);
         let authority = head.header(":authority").map(|v| lossy(&v));
         let selected = select_config(host, &s.envelope, authority.as_deref());
-        if host.log_enabled(LogLevel::Debug) {
+        // Which rule applies is worth a line only when there are rules to choose from (and the
+        // level check is a host call: not paid on every request of a single global config).
+        if !s.envelope.rules().is_empty() && host.log_enabled(LogLevel::Debug) {
             let request_id = head.header("x-request-id").map(|v| lossy(&v));
             let log = PluginLog::request(P::PLUGIN, request_id.as_deref());
             match &selected {
@@ -231,8 +233,11 @@ impl<P: Policy> Stream<P> {
                 Flow::Continue
             }
             Gate::AtBody if !end_of_stream => {
-                s.snapshot = Some(head.snapshot());
                 let held = s.options.hold_request_headers;
+                if !held {
+                    // The headers go on: Envoy does not let a filter read them afterwards.
+                    s.snapshot = Some(head.snapshot());
+                }
                 s.phase = Phase::Reading {
                     headers_held: held,
                     peek: false,
@@ -244,8 +249,8 @@ impl<P: Policy> Stream<P> {
                 }
             }
             Gate::AtHeaders if !end_of_stream && s.options.hold_request_headers => {
-                // The host delivers the body to a filter whose headers wait: peek at it.
-                s.snapshot = Some(head.snapshot());
+                // The host delivers the body to a filter whose headers wait: peek at it. Held
+                // headers stay readable, so no snapshot is needed.
                 s.phase = Phase::Reading {
                     headers_held: true,
                     peek: true,
@@ -512,8 +517,12 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
 }
 
 fn decide_at_body<P: Policy, H: Host + Clone + 'static>(this: &SharedStream<P>, host: &H) -> Flow {
-    let snapshot = this.borrow_mut().snapshot.take().unwrap_or_default();
-    decide(this, host, &snapshot, true)
+    let snapshot = this.borrow_mut().snapshot.take();
+    match snapshot {
+        Some(snapshot) => decide(this, host, &snapshot, true),
+        // The headers are held: read them live.
+        None => decide(this, host, &LiveHead::new(host), true),
+    }
 }
 
 /// A store answered later, the stream still live: apply the verdict and resume.
