@@ -309,9 +309,15 @@ fn round<H: Host + Clone + 'static>(
         .store
         .admit(host, chain.context_id, &admission, callback)
     {
-        Completion::Ready(result) => {
-            Completion::Ready(conclude(chain, host, Some(head), result, labels, reserved, fallback))
-        }
+        Completion::Ready(result) => Completion::Ready(conclude(
+            chain,
+            host,
+            Some(head),
+            result,
+            labels,
+            reserved,
+            fallback,
+        )),
         Completion::Pending => Completion::Pending,
     }
 }

@@ -218,9 +218,20 @@ impl<P: Policy> Stream<P> {
         if !end_of_stream {
             let may_edit = s.options.inject_include_usage
                 || (gate == Gate::AtBody && s.options.may_rewrite_model);
-            if may_edit {
-                // An edited body has another length than the client declared.
-                let _ = host.remove_header(HeaderMap::RequestHeaders, "content-length");
+            if may_edit
+                && s.content_length.is_some()
+                && host
+                    .remove_header(HeaderMap::RequestHeaders, "content-length")
+                    .is_err()
+            {
+                // An edited body has another length than the client declared: without removing
+                // the header, editing would break the request's framing. Edit nothing.
+                s.options.inject_include_usage = false;
+                s.options.may_rewrite_model = false;
+                s.log().warn(
+                    host,
+                    format_args!("content-length could not be removed: the body is left as is"),
+                );
             }
             s.reader = Some(RequestReader::new(s.path.as_deref()));
         }
@@ -475,6 +486,7 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
         content_length: s.content_length,
         at_body: s.gate == Gate::AtBody,
         can_rewrite_model: s.gate == Gate::AtBody
+            && s.options.may_rewrite_model
             && s.reader.as_ref().is_some_and(RequestReader::can_edit_whole),
         request_id: s.request_id.as_deref(),
         context_id: s.context_id,

@@ -25,12 +25,16 @@ fn main() -> ExitCode {
         "_rules_": [{
             "_match_route_": ["route-limited"],
             "rule_name": "per-key",
+            // As in envoy/envoy.yaml: the headers wait while the plugin reads the body, so the
+            // reservation knows the prompt and max_tokens (needs allow_on_headers_stop_iteration).
+            "hold_request_headers": true,
             "rule_items": [{"limit_by_per_header": "x-api-key",
                             "limit_keys": [{"key": "*", "token_per_minute": 100}]}],
             "ietf_ratelimit_headers": true
         }]
     });
     let envoy = EnvoyBuilder::basic()
+        .allow_on_headers_stop_iteration(true)
         .upstream_port(mock.port())
         .wasm("ai-quota", &json!({}))
         .wasm("ai-token-ratelimit", &ratelimit_config)
@@ -125,7 +129,7 @@ fn main() -> ExitCode {
         events.last().map(|e| e.data.as_str())
     );
 
-    section("which config ai-quota and ai-statistics applied (the _rules_ envelope, per route)");
+    section("which config applied (the _rules_ envelope, per route)");
     let _ = envoy.wait_for_log("[demo-2]", Duration::from_secs(5));
     for line in envoy
         .log_lines("[demo-")
