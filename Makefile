@@ -69,6 +69,8 @@ bench: build envoy ## .wasm sizes, wasm fuel per request, parser cost, real Envo
 	cargo run --release -q -p wasm-test-host --bin bench
 	cargo run --release -q -p usage --example parser_bench
 	cargo run --release -q -p ai-token-ratelimit --example request_path
+	cargo run --release -q -p ai-token-ratelimit --example lifecycle_path
+	cargo run --release -q -p ai-token-ratelimit --example lifecycle_path 20000 peek
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
 	cargo run --release -q -p envoy-e2e --bin envoy_bench
 
