@@ -406,6 +406,9 @@ impl<P: Policy> Stream<P> {
         }
         if let Some(meter) = s.meter.as_mut() {
             meter.finish();
+            let (first_byte, first_token) = (meter.first_byte_ms(), meter.first_token_ms());
+            s.timings.first_byte_ms = first_byte;
+            s.timings.first_token_ms = first_token;
         }
         let mut log = std::mem::take(&mut s.ai_log);
         let ticket = s.ticket.take();

@@ -155,6 +155,12 @@ fn observe_never_pauses_reads_the_body_once_and_meters_the_response() {
     let timings = finished.timings;
     assert_eq!(timings.request_ms, 1_000);
     assert_eq!(timings.response_ms, Some(1_500));
+    assert_eq!(
+        timings.first_byte_ms,
+        Some(1_600),
+        "StreamEnd carries the meter's first byte"
+    );
+    assert_eq!(timings.first_token_ms, Some(1_700), "and its first token");
     assert_eq!(timings.end_ms, 3_000);
 
     // ai_log: the policy's keys, in Higress's escaped form.
