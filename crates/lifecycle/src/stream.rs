@@ -214,7 +214,8 @@ impl<P: Policy> Stream<P> {
         // The usage parser reads plain text only: ask the provider not to compress.
         let _ = host.remove_header(HeaderMap::RequestHeaders, "accept-encoding");
         if !end_of_stream {
-            let may_edit = s.options.inject_include_usage
+            // Observing never edits the body, whatever the options say.
+            let may_edit = (gate != Gate::Observe && s.options.inject_include_usage)
                 || (gate == Gate::AtBody && s.options.may_rewrite_model);
             if may_edit {
                 // An edited body has another length than the client declared.

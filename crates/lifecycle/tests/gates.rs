@@ -181,6 +181,28 @@ fn observe_never_pauses_reads_the_body_once_and_meters_the_response() {
 }
 
 #[test]
+fn observe_leaves_content_length_even_with_injection_configured() {
+    // Observing never edits the body, so the declared length stays true.
+    let env = setup(Gate::Observe, injecting(), Answer::Admit);
+    let mut sim = env.sim();
+    let body = chat_body(true, 10);
+    assert_eq!(
+        send_headers(&mut sim, Some(body.len()), false),
+        Flow::Continue
+    );
+    assert_eq!(sim.request_body(&body, true), Some(Flow::Continue));
+    let length = body.len().to_string();
+    assert_eq!(
+        sim.upstream_header("content-length"),
+        Some(length.as_bytes())
+    );
+    assert_eq!(sim.upstream_body, body);
+    assert_eq!(sim.stream().injection(), Injection::NotNeeded);
+    // The usage parser needs plain text: compression is still declined.
+    assert_eq!(sim.upstream_header("accept-encoding"), None);
+}
+
+#[test]
 fn at_headers_admitted_continues_at_the_headers_and_streams_the_body() {
     let env = setup(Gate::AtHeaders, plain(), Answer::Admit);
     let mut sim = env.sim();
