@@ -536,6 +536,65 @@ fn at_body_verdict_rewrites_the_model_and_keeps_every_other_byte() {
 }
 
 #[test]
+fn a_model_rewrite_the_rule_did_not_declare_is_not_applied() {
+    // Without may_rewrite_model the request keeps its content-length: a longer body would break
+    // the framing, so the lifecycle leaves the body alone and says why.
+    let env = setup(
+        Gate::AtBody,
+        plain(),
+        Answer::AdmitWith {
+            model: Some("gpt-4o-mini".into()),
+            headers: Vec::new(),
+        },
+    );
+    let mut sim = env.sim();
+    let body = chat_body(false, 10);
+    send_headers(&mut sim, Some(body.len()), false);
+    assert_eq!(sim.request_body(&body, true), Some(Flow::Continue));
+    let length = body.len().to_string();
+    assert_eq!(
+        sim.upstream_header("content-length"),
+        Some(length.as_bytes())
+    );
+    assert_eq!(sim.upstream_body, body);
+    assert_eq!(
+        env.warnings_with("model not rewritten to gpt-4o-mini")
+            .len(),
+        1
+    );
+    assert!(!env.probe.seen().can_rewrite_model);
+    sim.end();
+    assert_eq!(env.probe.finished().model.as_deref(), Some("gpt-4o"));
+}
+
+#[test]
+fn a_model_in_a_verdict_at_the_headers_is_not_applied() {
+    // Admitted::model applies with Gate::AtBody only; a peek at the headers that saw the whole
+    // body does not rewrite it (its content-length was kept).
+    let env = setup(
+        Gate::AtHeaders,
+        StreamOptions {
+            may_rewrite_model: true,
+            ..holding()
+        },
+        Answer::AdmitWith {
+            model: Some("gpt-4o-mini".into()),
+            headers: Vec::new(),
+        },
+    );
+    let mut sim = env.sim().allow_on_headers_stop_iteration();
+    let body = chat_body(false, 10);
+    send_headers(&mut sim, Some(body.len()), false);
+    assert_eq!(sim.request_body(&body, true), Some(Flow::Continue));
+    let length = body.len().to_string();
+    assert_eq!(
+        sim.upstream_header("content-length"),
+        Some(length.as_bytes())
+    );
+    assert_eq!(sim.upstream_body, body);
+}
+
+#[test]
 fn at_body_rewrite_fails_softly_for_a_body_above_one_mib() {
     let env = setup(
         Gate::AtBody,
