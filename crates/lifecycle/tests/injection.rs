@@ -14,7 +14,7 @@ mod common;
 use common::*;
 use host_glue::Direction;
 use lifecycle::testing::StreamSim;
-use lifecycle::{ChargeBasis, Flow, Gate, Injection, Phase};
+use lifecycle::{ChargeBasis, Flow, Gate, Injection, Phase, StreamOptions};
 
 /// The SSE answer without its usage chunk: what a client that did not ask for usage gets.
 fn events_without_usage() -> Vec<u8> {
@@ -265,4 +265,53 @@ fn a_pending_verdict_after_the_whole_body_injects_then_resumes() {
         assert_eq!(sim.upstream_body, with_usage(&body), "allow {allow}");
         assert_eq!(sim.stream().injection(), Injection::Done { strip: true });
     }
+}
+
+#[test]
+fn a_model_rewrite_and_include_usage_together() {
+    let env = setup(
+        Gate::AtBody,
+        StreamOptions {
+            may_rewrite_model: true,
+            ..injecting()
+        },
+        Answer::AdmitWith {
+            model: Some("gpt-4o-mini-2024".into()),
+            headers: Vec::new(),
+        },
+    );
+    let mut sim = env.sim();
+    let body = chat_body(true, 50);
+    send_headers(&mut sim, Some(body.len()), false);
+    send_body(&mut sim, &body, 30);
+    let rewritten = llm_request::replace_model(&body, "gpt-4o-mini-2024").unwrap();
+    assert_eq!(
+        String::from_utf8(sim.upstream_body.clone()).unwrap(),
+        String::from_utf8(with_usage(&rewritten)).unwrap()
+    );
+    assert_eq!(sim.stream().injection(), Injection::Done { strip: true });
+}
+
+#[test]
+fn a_shorter_model_and_include_usage_together() {
+    let env = setup(
+        Gate::AtBody,
+        StreamOptions {
+            may_rewrite_model: true,
+            ..injecting()
+        },
+        Answer::AdmitWith {
+            model: Some("m".into()),
+            headers: Vec::new(),
+        },
+    );
+    let mut sim = env.sim();
+    let body = chat_body(true, 50);
+    send_headers(&mut sim, Some(body.len()), false);
+    assert_eq!(sim.request_body(&body, true), Some(Flow::Continue));
+    let rewritten = llm_request::replace_model(&body, "m").unwrap();
+    assert_eq!(
+        String::from_utf8(sim.upstream_body.clone()).unwrap(),
+        String::from_utf8(with_usage(&rewritten)).unwrap()
+    );
 }
