@@ -151,6 +151,9 @@ impl RequestReader {
             StreamedUsageEdit::NotApplicable | StreamedUsageEdit::AlreadyRequested => {
                 Injection::NotNeeded
             }
+            // Missed bytes: the scanner's offsets are not the buffer's; an edit would land
+            // in the wrong place.
+            _ if self.fault.is_some() => Injection::Failed("a request body chunk was not read"),
             StreamedUsageEdit::AddStreamOptions if !self.rewritten => {
                 // Right before the closing `}` when it is in the buffer and near its start (a
                 // short body, or the held tail of a streamed one): the member goes last, as a
@@ -267,9 +270,11 @@ impl RequestReader {
         Ok(())
     }
 
-    /// Whether the host's buffer holds the whole body, small enough to edit it whole.
+    /// Whether the host's buffer holds the whole body, small enough to edit it whole (and every
+    /// chunk of it was read).
     pub fn can_edit_whole(&self) -> bool {
         self.ended
+            && self.fault.is_none()
             && self.buffer_start == 0
             && (self.rewritten || self.buffer_len as u64 == self.read)
             && self.buffer_len <= MAX_WHOLE_EDIT_BYTES

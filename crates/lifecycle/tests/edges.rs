@@ -242,6 +242,24 @@ fn a_resume_that_fails_is_logged() {
 }
 
 #[test]
+fn a_body_chunk_that_could_not_be_read_stops_every_edit() {
+    // The reader missed bytes: the scanner's offsets no longer match the host's buffer, so an
+    // edit there would land in the wrong place.
+    let env = setup(Gate::AtBody, injecting(), Answer::Admit);
+    let mut sim = env.sim();
+    let body = chat_body(true, 300);
+    send_headers(&mut sim, None, false);
+    assert_eq!(sim.request_body(&body[..100], false), Some(Flow::Pause));
+    env.host.fail_stream_calls(Some(2));
+    assert_eq!(sim.request_body(&body[100..150], false), Some(Flow::Pause));
+    env.host.fail_stream_calls(None);
+    assert_eq!(sim.request_body(&body[150..], true), Some(Flow::Continue));
+    assert_eq!(sim.upstream_body, body, "left as it came");
+    assert!(matches!(sim.stream().injection(), Injection::Failed(_)));
+    assert!(!env.probe.seen().can_rewrite_model);
+}
+
+#[test]
 fn header_bytes_that_are_not_utf8_are_read_lossily_or_ignored() {
     let env = setup(Gate::AtHeaders, injecting(), Answer::Admit);
     let mut sim = env.sim();
