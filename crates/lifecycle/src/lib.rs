@@ -43,4 +43,4 @@ pub use policy::{
     AdmitInput, Admitted, Gate, Policy, Rule, StreamOptions, Verdict, VerdictCallback,
 };
 pub use request::Injection;
-pub use stream::{Flow, Phase, SharedStream, Stream};
+pub use stream::{Flow, Phase, SharedStream, Stream, PEEK_BYTES};

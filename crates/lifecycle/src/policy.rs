@@ -71,7 +71,8 @@ pub struct AdmitInput<'a> {
     pub content_length: Option<u64>,
     /// The decision is taken at the end of the body ([`Gate::AtBody`]).
     pub at_body: bool,
-    /// The body is held whole and small enough for [`Admitted::model`] to be applied.
+    /// The body is held whole and small enough for [`Admitted::model`] to be applied (only with
+    /// [`Gate::AtBody`] under a rule whose [`StreamOptions::may_rewrite_model`] is set).
     pub can_rewrite_model: bool,
     /// The `x-request-id`, for log lines.
     pub request_id: Option<&'a str>,

@@ -49,6 +49,9 @@ pub struct RequestReader {
     ended: bool,
     summary: Option<RequestSummary>,
     fault: Option<&'static str>,
+    /// The held body was replaced whole ([`RequestReader::rewrite_model`]): the scanner's
+    /// offsets no longer point into it, only whole-body edits are right.
+    rewritten: bool,
 }
 
 impl RequestReader {
@@ -62,6 +65,7 @@ impl RequestReader {
             ended: false,
             summary: None,
             fault: None,
+            rewritten: false,
         }
     }
 
@@ -147,7 +151,10 @@ impl RequestReader {
             StreamedUsageEdit::NotApplicable | StreamedUsageEdit::AlreadyRequested => {
                 Injection::NotNeeded
             }
-            StreamedUsageEdit::AddStreamOptions => {
+            // Missed bytes: the scanner's offsets are not the buffer's; an edit would land
+            // in the wrong place.
+            _ if self.fault.is_some() => Injection::Failed("a request body chunk was not read"),
+            StreamedUsageEdit::AddStreamOptions if !self.rewritten => {
                 // Right before the closing `}` when it is in the buffer and near its start (a
                 // short body, or the held tail of a streamed one): the member goes last, as a
                 // client would write it. Else right after `{` while the buffer still starts at
@@ -173,9 +180,10 @@ impl RequestReader {
                     Err(why) => Injection::Failed(why),
                 }
             }
-            StreamedUsageEdit::NeedsWholeBody => {
+            StreamedUsageEdit::AddStreamOptions | StreamedUsageEdit::NeedsWholeBody => {
                 // The client's own `stream_options` without `include_usage: true`: edit it in
-                // place, which needs the whole body.
+                // place, which needs the whole body. So does a body already replaced whole (a
+                // new model): the scanner's offsets are the original body's.
                 let Some(body) = self.whole_body(host) else {
                     return Injection::Failed(
                         "the client's stream_options can only be edited in a held body up to 1 MiB",
@@ -191,6 +199,7 @@ impl RequestReader {
                                 return Injection::Failed("the request body could not be replaced");
                             }
                             self.buffer_len = new_body.len();
+                            self.rewritten = true;
                             Injection::Done {
                                 strip: injection.strip_usage_chunk(),
                             }
@@ -218,6 +227,7 @@ impl RequestReader {
         host.set_body(Direction::Request, 0, body.len(), &new_body)
             .map_err(|_| "the request body could not be replaced")?;
         self.buffer_len = new_body.len();
+        self.rewritten = true;
         Ok(())
     }
 
@@ -260,11 +270,13 @@ impl RequestReader {
         Ok(())
     }
 
-    /// Whether the host's buffer holds the whole body, small enough to edit it whole.
+    /// Whether the host's buffer holds the whole body, small enough to edit it whole (and every
+    /// chunk of it was read).
     pub fn can_edit_whole(&self) -> bool {
         self.ended
+            && self.fault.is_none()
             && self.buffer_start == 0
-            && self.buffer_len as u64 == self.read
+            && (self.rewritten || self.buffer_len as u64 == self.read)
             && self.buffer_len <= MAX_WHOLE_EDIT_BYTES
     }
 

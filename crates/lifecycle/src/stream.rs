@@ -168,6 +168,12 @@ impl<P: Policy> Stream<P> {
         self.rule.as_ref().and_then(Rule::policy)
     }
 
+    /// A verdict may rewrite the body's model: the rule says so (its `content-length` was then
+    /// removed) and the decision waits for the body.
+    fn may_rewrite_model(&self) -> bool {
+        self.gate == Gate::AtBody && self.options.may_rewrite_model
+    }
+
     /// Request headers: pick the rule, ask the policy where to decide, decide if it is now.
     pub fn on_request_headers<H: Host + Clone + 'static>(
         this: &SharedStream<P>,
@@ -216,8 +222,9 @@ impl<P: Policy> Stream<P> {
         // The usage parser reads plain text only: ask the provider not to compress.
         let _ = host.remove_header(HeaderMap::RequestHeaders, "accept-encoding");
         if !end_of_stream {
-            let may_edit = s.options.inject_include_usage
-                || (gate == Gate::AtBody && s.options.may_rewrite_model);
+            // Observing never edits the body, whatever the options say.
+            let may_edit =
+                (gate != Gate::Observe && s.options.inject_include_usage) || s.may_rewrite_model();
             if may_edit
                 && s.content_length.is_some()
                 && host
@@ -422,6 +429,9 @@ impl<P: Policy> Stream<P> {
         }
         if let Some(meter) = s.meter.as_mut() {
             meter.finish();
+            let (first_byte, first_token) = (meter.first_byte_ms(), meter.first_token_ms());
+            s.timings.first_byte_ms = first_byte;
+            s.timings.first_token_ms = first_token;
         }
         let mut log = std::mem::take(&mut s.ai_log);
         let ticket = s.ticket.take();
@@ -485,8 +495,7 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
         summary: s.reader.as_ref().and_then(RequestReader::summary),
         content_length: s.content_length,
         at_body: s.gate == Gate::AtBody,
-        can_rewrite_model: s.gate == Gate::AtBody
-            && s.options.may_rewrite_model
+        can_rewrite_model: s.may_rewrite_model()
             && s.reader.as_ref().is_some_and(RequestReader::can_edit_whole),
         request_id: s.request_id.as_deref(),
         context_id: s.context_id,
@@ -586,11 +595,15 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
                     let _ = host.set_header(HeaderMap::RequestHeaders, &name, value.as_bytes());
                 }
             }
-            if let (Some(model), true) = (model, at_body) {
-                let rewritten = s
-                    .reader
-                    .as_mut()
-                    .map_or(Err("no body"), |reader| reader.rewrite_model(host, &model));
+            if let Some(model) = model {
+                let rewritten = if !(at_body && s.may_rewrite_model()) {
+                    // Its content-length was kept: a body of another length would not fit.
+                    Err("only a rule with may_rewrite_model, deciding at the body, rewrites it")
+                } else {
+                    s.reader
+                        .as_mut()
+                        .map_or(Err("no body"), |reader| reader.rewrite_model(host, &model))
+                };
                 match rewritten {
                     Ok(()) => s.model_override = Some(model),
                     Err(why) => s
