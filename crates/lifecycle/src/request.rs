@@ -106,7 +106,9 @@ impl RequestReader {
     pub fn finish(&mut self) {
         if !self.ended {
             self.ended = true;
-            self.summary = self.scanner.finish().ok();
+            // A body with a gap (a chunk that could not be read) has no trustworthy summary.
+            let summary = self.scanner.finish().ok();
+            self.summary = summary.filter(|_| self.fault.is_none());
         }
     }
 
@@ -136,6 +138,15 @@ impl RequestReader {
         !self.ended && self.scanner.object_close().is_some()
     }
 
+    /// Whether the injection may still apply, once the object closed: a request that is not an
+    /// OpenAI stream, or already asks for usage, needs nothing (its tail need not be held).
+    pub fn may_need_injection(&self) -> bool {
+        matches!(
+            self.scanner.usage_edit(),
+            StreamedUsageEdit::AddStreamOptions | StreamedUsageEdit::NeedsWholeBody
+        )
+    }
+
     /// Bytes the reader keeps, whatever the body size.
     pub fn buffered_bytes(&self) -> usize {
         self.scanner.buffered_bytes()
@@ -144,6 +155,11 @@ impl RequestReader {
     /// Makes an OpenAI streaming request ask for usage. Call once the body ended, with the body
     /// (or its tail from the closing brace) still in the host's buffer.
     pub fn inject_include_usage<H: Host + ?Sized>(&mut self, host: &H) -> Injection {
+        if self.fault.is_some() {
+            // Missed bytes: the scanner's offsets are not the buffer's; an edit would land in
+            // the wrong place (and the summary is gone).
+            return Injection::Failed("a request body chunk was not read");
+        }
         let Some(summary) = self.summary.as_ref() else {
             return Injection::NotNeeded;
         };
@@ -151,9 +167,6 @@ impl RequestReader {
             StreamedUsageEdit::NotApplicable | StreamedUsageEdit::AlreadyRequested => {
                 Injection::NotNeeded
             }
-            // Missed bytes: the scanner's offsets are not the buffer's; an edit would land
-            // in the wrong place.
-            _ if self.fault.is_some() => Injection::Failed("a request body chunk was not read"),
             StreamedUsageEdit::AddStreamOptions if !self.rewritten => {
                 // Right before the closing `}` when it is in the buffer and near its start (a
                 // short body, or the held tail of a streamed one): the member goes last, as a

@@ -24,7 +24,7 @@ use host_glue::plugin::select_config;
 use host_glue::properties::AiLog;
 use host_glue::{Completion, Direction, HeaderMap, Host};
 use proxy_wasm::types::LogLevel;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// How much of a body a decision at the headers waits for, when the host lets the filter hold
@@ -290,7 +290,7 @@ impl<P: Policy> Stream<P> {
         end_of_stream: bool,
     ) -> Flow {
         let mut s = this.borrow_mut();
-        if matches!(s.phase, Phase::Bypass | Phase::Answered) {
+        if s.ended || matches!(s.phase, Phase::Bypass | Phase::Answered) {
             return Flow::Continue;
         }
         if let Some(reader) = s.reader.as_mut() {
@@ -324,6 +324,9 @@ impl<P: Policy> Stream<P> {
         host: &H,
     ) -> Flow {
         let mut s = this.borrow_mut();
+        if s.ended {
+            return Flow::Continue;
+        }
         if let Some(reader) = s.reader.as_mut() {
             reader.finish();
         }
@@ -353,7 +356,9 @@ impl<P: Policy> Stream<P> {
                 self.resume_on_body_end = false;
             }
             Flow::Continue
-        } else if reader.closed_before_end() || self.resume_on_body_end {
+        } else if (reader.closed_before_end() && reader.may_need_injection())
+            || self.resume_on_body_end
+        {
             Flow::Pause
         } else {
             Flow::Continue
@@ -381,7 +386,7 @@ impl<P: Policy> Stream<P> {
         host: &H,
     ) -> Flow {
         let mut s = this.borrow_mut();
-        if matches!(s.phase, Phase::Bypass | Phase::Answered) || s.meter.is_some() {
+        if s.ended || matches!(s.phase, Phase::Bypass | Phase::Answered) || s.meter.is_some() {
             return Flow::Continue;
         }
         s.timings.response_ms = Some(host.now_ms());
@@ -494,7 +499,7 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
         head,
         summary: s.reader.as_ref().and_then(RequestReader::summary),
         content_length: s.content_length,
-        at_body: s.gate == Gate::AtBody,
+        at_body: at_body && s.gate == Gate::AtBody,
         can_rewrite_model: s.may_rewrite_model()
             && s.reader.as_ref().is_some_and(RequestReader::can_edit_whole),
         request_id: s.request_id.as_deref(),
@@ -505,8 +510,20 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
     let later_host = host.clone();
     let later_rule = rule.clone();
     let root_context_id = s.root_context_id;
+    // A store that answers inside `admit` (against the contract: it should return Ready) finds
+    // the stream borrowed; its verdict waits here and is applied when `admit` returns.
+    let early: Rc<Cell<Option<Verdict<P::Ticket>>>> = Rc::new(Cell::new(None));
+    let early_in = Rc::clone(&early);
     let done = Box::new(move |verdict: Verdict<P::Ticket>| {
-        let live = weak.upgrade().filter(|stream| !stream.borrow().ended);
+        let live = weak.upgrade();
+        if live
+            .as_ref()
+            .is_some_and(|stream| stream.try_borrow_mut().is_err())
+        {
+            early_in.set(Some(verdict));
+            return;
+        }
+        let live = live.filter(|stream| !stream.borrow().ended);
         match (live, verdict) {
             (Some(this), verdict) => on_async_verdict(&this, &later_host, verdict, at_body),
             // The client left while the store decided (the reply ran on the root context):
@@ -525,9 +542,11 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
     };
     let completion = P::admit(&rule, host, &input, done);
     drop(s);
-    match completion {
-        Completion::Ready(verdict) => apply(this, host, verdict, at_body, headers_held),
-        Completion::Pending => {
+    match (completion, early.take()) {
+        (Completion::Ready(verdict), _) | (Completion::Pending, Some(verdict)) => {
+            apply(this, host, verdict, at_body, headers_held)
+        }
+        (Completion::Pending, None) => {
             this.borrow_mut().phase = Phase::Deciding {
                 at_body,
                 headers_held,
@@ -638,7 +657,9 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
                         host,
                         format_args!("rejection not sent ({error}): the request goes on"),
                     );
+                    // It reaches the provider: the charge rule counts it as forwarded.
                     s.phase = Phase::Forwarding;
+                    s.forwarded = true;
                     Flow::Continue
                 }
             }

@@ -338,3 +338,23 @@ fn a_verdict_with_headers_sets_them_while_the_headers_wait() {
     sim.sync();
     assert_eq!(sim.upstream_header("x-budget"), Some(&b"ok"[..]));
 }
+
+/// A store that answers inside `admit` (the contract says: return Ready) finds the stream busy;
+/// its verdict is applied when `admit` returns, with no panic and nothing left waiting.
+#[test]
+fn a_verdict_delivered_inside_admit_is_applied_once_admit_returns() {
+    let env = setup(
+        Gate::AtHeaders,
+        lifecycle::StreamOptions::default(),
+        Answer::InsideAdmit,
+    );
+    let mut sim = env.sim();
+    assert_eq!(send_headers(&mut sim, None, false), Flow::Continue);
+    assert_eq!(sim.stream().ticket(), Some(&9));
+    assert_eq!(phase(&sim), Phase::Forwarding);
+    assert_eq!(
+        env.host.resumes(Direction::Request),
+        0,
+        "decided in the callback itself"
+    );
+}

@@ -48,6 +48,8 @@ pub enum Answer {
     Reject,
     /// Answer later: the test takes `done` from the probe and calls it.
     Later,
+    /// Break the contract: call `done` inside `admit` (admitting, ticket 9), then say Pending.
+    InsideAdmit,
     /// Ask MockHost's Redis (`INCR budget`): a count up to [`REDIS_LIMIT`] admits with the count
     /// as ticket, above rejects; a store failure admits with ticket 0 (fail open).
     Redis,
@@ -182,6 +184,10 @@ impl Policy for TestPolicy {
             Answer::Reject => Completion::Ready(reject()),
             Answer::Later => {
                 *policy.probe.pending.borrow_mut() = Some(done);
+                Completion::Pending
+            }
+            Answer::InsideAdmit => {
+                done(admit(9));
                 Completion::Pending
             }
             Answer::Redis => {
