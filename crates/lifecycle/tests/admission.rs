@@ -343,11 +343,11 @@ fn a_verdict_with_headers_sets_them_while_the_headers_wait() {
 /// its verdict is applied when `admit` returns, with no panic and nothing left waiting.
 #[test]
 fn a_verdict_delivered_inside_admit_is_applied_once_admit_returns() {
-    let env = setup(
-        Gate::AtHeaders,
-        lifecycle::StreamOptions::default(),
-        Answer::InsideAdmit,
-    );
+    let options = lifecycle::StreamOptions {
+        hold_request_headers: false,
+        ..lifecycle::StreamOptions::default()
+    };
+    let env = setup(Gate::AtHeaders, options, Answer::InsideAdmit);
     let mut sim = env.sim();
     assert_eq!(send_headers(&mut sim, None, false), Flow::Continue);
     assert_eq!(sim.stream().ticket(), Some(&9));
