@@ -397,8 +397,18 @@ impl<P: Policy> Stream<P> {
             (Some(policy), Some(ticket)) => policy.response_headers(ticket),
             _ => Vec::new(),
         };
-        for (name, value) in headers {
-            let _ = host.set_header(HeaderMap::ResponseHeaders, &name, value.as_bytes());
+        let failed = headers
+            .iter()
+            .filter(|(name, value)| {
+                host.set_header(HeaderMap::ResponseHeaders, name, value.as_bytes())
+                    .is_err()
+            })
+            .count();
+        if failed > 0 {
+            s.log().warn(
+                host,
+                format_args!("{failed} response header(s) could not be set"),
+            );
         }
         Flow::Continue
     }
