@@ -135,8 +135,11 @@ fn for_each_section(
     Ok(())
 }
 
-/// The export entries of an export section: (name, the kind byte and index that follow it).
-fn exports(body: &[u8]) -> Result<Vec<(&[u8], &[u8])>, AbiError> {
+/// One export entry: its name, and the kind byte and index that follow it.
+type ExportEntry<'a> = (&'a [u8], &'a [u8]);
+
+/// The export entries of an export section.
+fn exports(body: &[u8]) -> Result<Vec<ExportEntry<'_>>, AbiError> {
     let mut pos = 0;
     let count = read_u32(body, &mut pos)?;
     let mut entries = Vec::new();
