@@ -696,6 +696,17 @@ impl Vm {
         self.fuel_limit = fuel;
     }
 
+    /// Size in bytes of the module's linear memory (its `memory` export) now:
+    /// what the VM occupies, as Envoy's `wasm` stats report it. A wasm memory
+    /// only grows, so this is also the peak the plugin ever needed. 0 when the
+    /// module exports no memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.store
+            .data()
+            .memory
+            .map_or(0, |memory| memory.data_size(&self.store))
+    }
+
     /// Tick period the plugin asked for (0 = none).
     pub fn tick_period_ms(&self) -> u32 {
         self.store.data().tick_period_ms
