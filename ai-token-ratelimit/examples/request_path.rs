@@ -1,6 +1,6 @@
-//! Native cost of the request path of ai-token-ratelimit's logic (no proxy): body summary,
-//! estimate, key resolution, admission plan, local-store admission and settlement on the mock
-//! host. `cargo run --release -p ai-token-ratelimit --example request_path [N]`; run it under
+//! Native cost of the request path of ai-token-ratelimit's logic (no proxy): body summary (the
+//! streaming scanner the lifecycle reads bodies with), estimate, key resolution, admission plan,
+//! local-store admission and settlement on the mock host. `cargo run --release -p ai-token-ratelimit --example request_path [N]`; run it under
 //! `valgrind --tool=callgrind` to see where instructions go.
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -10,7 +10,7 @@ use config_envelope::FieldPath;
 use host_glue::mock::MockHost;
 use host_glue::Host;
 use limiter::{Completion, CounterStore, LocalStore, Mode};
-use llm_request::RequestSummary;
+use llm_request::BodyScanner;
 
 fn main() {
     let n: u64 = std::env::args()
@@ -30,7 +30,9 @@ fn main() {
     let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Who are you?"}]}"#;
     let start = std::time::Instant::now();
     for _ in 0..n {
-        let summary = RequestSummary::parse(body, Some("/v1/chat/completions")).expect("body");
+        let mut scanner = BodyScanner::new(Some("/v1/chat/completions"));
+        scanner.feed(body);
+        let summary = scanner.finish().expect("body");
         let Resolution::Hits(hits) = keys::resolve(
             &policy.config,
             &request,
