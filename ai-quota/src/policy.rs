@@ -3,11 +3,9 @@
 
 use crate::config::Config;
 use crate::PLUGIN;
-use host_glue::properties::AiLog;
 use host_glue::{Completion, Host};
 use lifecycle::{
-    AdmitInput, Admitted, Gate, RequestView, Rule, StreamEnd, StreamOptions, Verdict,
-    VerdictCallback,
+    AdmitInput, Admitted, Gate, RequestView, Rule, StreamOptions, Verdict, VerdictCallback,
 };
 
 impl lifecycle::Policy for Config {
@@ -29,16 +27,5 @@ impl lifecycle::Policy for Config {
         _done: VerdictCallback<()>,
     ) -> Completion<Verdict<()>> {
         Completion::Ready(Verdict::Admit(Admitted::new(())))
-    }
-
-    fn release<H: Host + Clone + 'static>(&self, _host: &H, _root: u32, _ticket: ()) {}
-
-    fn finish<H: Host + Clone + 'static>(
-        &self,
-        _host: &H,
-        _ticket: Option<()>,
-        _end: &StreamEnd<'_>,
-        _log: &mut AiLog,
-    ) {
     }
 }

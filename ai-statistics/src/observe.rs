@@ -38,8 +38,6 @@ impl lifecycle::Policy for Config {
         Completion::Ready(Verdict::Admit(Admitted::new(())))
     }
 
-    fn release<H: Host + Clone + 'static>(&self, _host: &H, _root: u32, _ticket: ()) {}
-
     fn finish<H: Host + Clone + 'static>(
         &self,
         _host: &H,

@@ -186,13 +186,15 @@ pub trait Policy: Sized + 'static {
         done: VerdictCallback<Self::Ticket>,
     ) -> Completion<Verdict<Self::Ticket>>;
 
-    /// The client left before an asynchronous admission answered: undo what it did.
+    /// The client left before an asynchronous admission answered: undo what it did (nothing,
+    /// for a policy whose admission takes nothing).
     fn release<H: Host + Clone + 'static>(
         &self,
-        host: &H,
-        root_context_id: u32,
-        ticket: Self::Ticket,
-    );
+        _host: &H,
+        _root_context_id: u32,
+        _ticket: Self::Ticket,
+    ) {
+    }
 
     /// Response headers to add for an admitted request (quota headers...).
     fn response_headers(&self, _ticket: &Self::Ticket) -> Vec<(String, String)> {
@@ -204,9 +206,10 @@ pub trait Policy: Sized + 'static {
     /// `ai_log` once, right after.
     fn finish<H: Host + Clone + 'static>(
         &self,
-        host: &H,
-        ticket: Option<Self::Ticket>,
-        end: &StreamEnd<'_>,
-        log: &mut AiLog,
-    );
+        _host: &H,
+        _ticket: Option<Self::Ticket>,
+        _end: &StreamEnd<'_>,
+        _log: &mut AiLog,
+    ) {
+    }
 }
