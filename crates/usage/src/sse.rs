@@ -52,7 +52,13 @@ impl SseFramer {
 
     pub(crate) fn feed(&mut self, chunk: &[u8], sink: &mut impl FrameSink) {
         let mut pos = self.lines.begin(chunk);
-        while let Some(piece) = self.lines.next(chunk, &mut pos) {
+        // The end test up front, apart from `next`: wasm interpreters meter
+        // a loop body's straight-line code on entry, and the last turn of
+        // each chunk would otherwise pay for all of `next`.
+        while pos < chunk.len() {
+            let Some(piece) = self.lines.next(chunk, &mut pos) else {
+                break;
+            };
             let Piece::Value {
                 field,
                 bytes,

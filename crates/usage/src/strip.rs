@@ -174,7 +174,7 @@ impl UsageChunkStripper {
             // The `\n` of the removed event's `\r\n` (if `pos` is 1).
             fwd = pos;
         }
-        loop {
+        while pos < chunk.len() {
             let start = pos;
             let Some(piece) = self.lines.next(chunk, &mut pos) else {
                 if self.event == Event::Between && !self.lines.at_line_start() {
