@@ -127,15 +127,15 @@ impl SseFramer {
         }
     }
 
+    /// Appends to the event name what fits of `bytes`.
     fn push_event(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            match self.event.get_mut(self.event_len) {
-                Some(slot) => {
-                    *slot = b;
-                    self.event_len += 1;
-                }
-                None => return,
-            }
+        let Some(free) = self.event.get_mut(self.event_len..) else {
+            return;
+        };
+        let n = free.len().min(bytes.len());
+        if let (Some(dst), Some(src)) = (free.get_mut(..n), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+            self.event_len += n;
         }
     }
 
