@@ -4,8 +4,7 @@
 //! receives.
 
 use host_glue::{Direction, HeaderMap, Host};
-use llm_request::UsageChunkStripper;
-use usage::{ParserConfig, Usage, UsageParser, UsageReport};
+use usage::{ParserConfig, Usage, UsageChunkStripper, UsageParser, UsageReport};
 
 /// Watches one response.
 #[derive(Debug)]

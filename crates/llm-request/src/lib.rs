@@ -64,9 +64,10 @@
 //! `stream_options`, or replaces an `include_usage` that is not `true`
 //! (an explicit `false` included: the gateway needs the usage to charge,
 //! and reports that the client did not ask for the chunk, so a plugin can
-//! strip it). Every other byte is kept: a small validating scanner finds
-//! the byte ranges of the members (see the `inject` module docs for why
-//! not re-serialize, nor `RawValue`).
+//! strip it from the response with `usage::UsageChunkStripper`). Every
+//! other byte is kept: a small validating scanner finds the byte ranges of
+//! the members (see the `inject` module docs for why not re-serialize, nor
+//! `RawValue`).
 //!
 //! # Prompt-token estimate
 //!
@@ -137,7 +138,6 @@ mod model_edit;
 mod scan;
 mod shape;
 mod stats;
-mod strip;
 mod summary;
 mod visit;
 
@@ -151,5 +151,4 @@ pub use inject::{inject_include_usage, InjectionChange, UsageInjection};
 pub use model_edit::replace_model;
 pub use shape::ApiShape;
 pub use stats::TextStats;
-pub use strip::{UsageChunkStripper, DEFAULT_MAX_HOLD};
 pub use summary::RequestSummary;

@@ -870,6 +870,20 @@ impl<'d> J<'d> {
         found.map(|at| J { at, ..self })
     }
 
+    /// `v[key]` when the object has exactly one member named `key`
+    /// (`null` included); `None` when it has none, several, or `v` is not
+    /// an object.
+    pub(crate) fn only_member(self, key: K) -> Option<J<'d>> {
+        if !self.is_object() {
+            return None;
+        }
+        let mut named = self
+            .children()
+            .filter(|c| matches!(c.node().map(|n| n.name), Some(Name::Known(k)) if k == key));
+        let only = named.next()?;
+        named.next().is_none().then_some(only)
+    }
+
     pub(crate) fn is_null(self) -> bool {
         matches!(self.val(), Val::Null)
     }

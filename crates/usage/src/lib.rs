@@ -89,6 +89,21 @@
 //! data is several JSON lines (servers that omit blank lines) is read line
 //! by line.
 //!
+//! # Removing the injected usage event
+//!
+//! A plugin that added `stream_options.include_usage` to an OpenAI-style
+//! request on the client's behalf removes the usage-only event this makes
+//! the upstream send from what the client receives, with
+//! [`UsageChunkStripper`]: fed the same chunks after the parser, it returns
+//! the bytes to forward, everything but that event byte for byte (borrowed
+//! from the chunk when nothing changes), holding back at most one
+//! undecided event ([`DEFAULT_MAX_HOLD`]).
+//!
+//! The parser and the stripper read SSE with one line reader (line breaks,
+//! field names, the optional space, blank lines and comments as above, any
+//! split), and the stripper decides with the parser's JSON reader, so both
+//! see the same events.
+//!
 //! # Cost
 //!
 //! Before the first content token, and whenever extraction is on, every
@@ -143,7 +158,10 @@
 //! * Decompression (see above).
 //!
 //! `examples/parser_bench.rs` measures time per KiB and peak buffered bytes
-//! on synthetic 10 KiB and 10 MiB streams.
+//! on synthetic 10 KiB and 10 MiB streams; `examples/parser_ir.rs` (the
+//! fixture corpus) and `examples/strip_bench.rs` (the stripper on a
+//! 20-chunk stream) are for counting instructions with callgrind, which is
+//! repeatable on a busy machine.
 //!
 //! # Time to first token
 //!
@@ -169,6 +187,8 @@ mod scan;
 mod sink;
 mod skim;
 mod sse;
+mod sse_lines;
+mod strip;
 
 pub use config::{
     is_identity_encoding, needs_identity_encoding, ExtractOptions, ParserConfig,
@@ -180,3 +200,4 @@ pub use parser::{parse_body, UsageParser};
 pub use report::{
     Extracted, Format, Framing, Outcome, Progress, StreamError, ToolCall, Usage, UsageReport,
 };
+pub use strip::{UsageChunkStripper, DEFAULT_MAX_HOLD};

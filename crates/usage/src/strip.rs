@@ -2,21 +2,25 @@
 //! `stream_options.include_usage` makes an OpenAI-style upstream send, from
 //! the server-sent events the client receives.
 //!
-//! When [`crate::inject_include_usage`] asked for usage on the client's
-//! behalf, the upstream ends the stream with one event the client did not
-//! ask for, right before `data: [DONE]`:
+//! When a plugin asked for usage on the client's behalf
+//! (`llm_request::inject_include_usage`), the upstream ends the stream with
+//! one event the client did not ask for, right before `data: [DONE]`:
 //!
 //! ```text
 //! data: {"id":"…","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":12,"total_tokens":21}}
 //!
 //! ```
 //!
-//! [`UsageChunkStripper`] does it; its docs describe the rules.
+//! [`UsageChunkStripper`] does it; its docs describe the rules. It reads
+//! the stream with the same SSE line reader as the usage parser
+//! ([`crate::sse_lines`]) and decides with the same JSON reader
+//! ([`crate::json`]).
 
 use std::borrow::Cow;
-use std::fmt;
 
-use serde::de::{Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use crate::json::{Doc, K};
+use crate::scan::{eq_mask, find_byte};
+use crate::sse_lines::{Field, Piece, SseLines};
 
 /// A default for [`UsageChunkStripper::new`]'s `max_hold`: 64 KiB, far
 /// above a usage event (a few hundred bytes).
@@ -48,6 +52,10 @@ pub const DEFAULT_MAX_HOLD: usize = 64 * 1024;
 /// and an event that the stream ends before its blank line (flushed by
 /// [`finish`](Self::finish)).
 ///
+/// "JSON" is what the usage parser reads as JSON, which is what
+/// `serde_json` accepts as a `serde_json::Value`: valid UTF-8, numbers
+/// within `f64` range, at most 127 arrays and objects deep.
+///
 /// # Holding back
 ///
 /// Removing an event means none of its bytes may have been forwarded, so
@@ -57,8 +65,7 @@ pub const DEFAULT_MAX_HOLD: usize = 64 * 1024;
 /// `choices` whose array has a first element, a top-level `usage` that is
 /// not an object. An ordinary completion chunk is therefore released as
 /// soon as `"choices":[{` is seen, ~150 bytes in. Only an event the scanner
-/// cannot rule out is held to its blank line and parsed with `serde_json`
-/// (the event's data only).
+/// cannot rule out is held to its blank line and its data parsed.
 ///
 /// Held bytes only ever belong to the one undecided event and are at most
 /// `max_hold` ([`held_bytes`](Self::held_bytes)). An event that grows
@@ -72,11 +79,11 @@ pub const DEFAULT_MAX_HOLD: usize = 64 * 1024;
 /// A chunk that needs no change is returned borrowed (`Cow::Borrowed`), and
 /// so is one whose removed or held bytes are only at its start or end; a
 /// copy is made only to join bytes around a removed event in the middle of
-/// a chunk, or to release bytes held from an earlier chunk. Lines of
-/// decided events are skipped with a search for the next line break.
+/// a chunk, or to release bytes held from an earlier chunk. Lines are
+/// found with a word-at-a-time search for the next line break.
 ///
 /// ```
-/// use llm_request::UsageChunkStripper;
+/// use usage::UsageChunkStripper;
 ///
 /// let mut strip = UsageChunkStripper::new(64 * 1024);
 /// let mut out = Vec::new();
@@ -97,16 +104,11 @@ pub struct UsageChunkStripper {
     max_hold: usize,
     /// Bytes of the undecided event received in earlier chunks.
     held: Vec<u8>,
+    lines: SseLines,
     event: Event,
-    line: Line,
-    /// The last byte was a `\r` ending a line: a `\n` next is part of it.
-    after_cr: bool,
-    /// That `\r` ended a removed event: the `\n` goes with it.
+    /// The last chunk ended with the `\r` of a removed event's blank line:
+    /// a `\n` opening the next chunk goes with it.
     drop_lf: bool,
-    /// Bytes of the current field name seen.
-    field_len: usize,
-    /// The field name so far is a prefix of `data`.
-    field_data: bool,
     probe: Probe,
     removed: u64,
 }
@@ -119,20 +121,6 @@ enum Event {
     Undecided,
     /// In an event that is forwarded.
     Passing,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Line {
-    /// At the start of a line.
-    Start,
-    /// Reading a field name (undecided events only).
-    Field,
-    /// After `data:`, where one space may be skipped.
-    DataStart,
-    /// In a `data` value, fed to the probe.
-    Data,
-    /// Skipping to the end of the line.
-    Skip,
 }
 
 impl Default for UsageChunkStripper {
@@ -148,12 +136,9 @@ impl UsageChunkStripper {
         UsageChunkStripper {
             max_hold,
             held: Vec::new(),
+            lines: SseLines::new(),
             event: Event::Between,
-            line: Line::Start,
-            after_cr: false,
             drop_lf: false,
-            field_len: 0,
-            field_data: false,
             probe: Probe::new(),
             removed: 0,
         }
@@ -184,103 +169,45 @@ impl UsageChunkStripper {
         // The first byte not yet forwarded or removed; while an event is
         // undecided, where it starts in this chunk (0 if it started before).
         let mut fwd = 0usize;
-        let mut i = 0usize;
-        while let Some(&b) = chunk.get(i) {
-            if self.after_cr {
-                self.after_cr = false;
-                let drop = core::mem::take(&mut self.drop_lf);
-                if b == b'\n' {
-                    if drop {
-                        // Only removed bytes precede it since `fwd`.
-                        fwd = i + 1;
-                    }
-                    i += 1;
-                    continue;
+        let mut pos = self.lines.begin(chunk);
+        if !chunk.is_empty() && core::mem::take(&mut self.drop_lf) {
+            // The `\n` of the removed event's `\r\n` (if `pos` is 1).
+            fwd = pos;
+        }
+        while pos < chunk.len() {
+            let start = pos;
+            let Some(piece) = self.lines.next(chunk, &mut pos) else {
+                if self.event == Event::Between && !self.lines.at_line_start() {
+                    // The chunk ends inside the field name of a line that
+                    // starts an event.
+                    self.start_event(chunk, start, &mut fwd, &mut out);
                 }
+                break;
+            };
+            let Piece::Value {
+                field,
+                bytes,
+                first,
+                ..
+            } = piece
+            else {
+                self.blank_line(chunk, start, pos, &mut fwd, &mut out);
+                continue;
+            };
+            if self.event == Event::Between {
+                self.start_event(chunk, start, &mut fwd, &mut out);
             }
-            if self.line == Line::Start && !is_eol(b) && self.event == Event::Between {
-                out.push_range(chunk, fwd, i);
-                fwd = i;
-                self.event = Event::Undecided;
-                self.probe = Probe::new();
+            if self.event != Event::Undecided {
+                continue;
             }
-            if self.event == Event::Undecided && self.over_cap(fwd, i + 1) {
+            let ruled_out = field == Field::Data && self.probe.data(first, bytes);
+            if ruled_out || self.over_cap(fwd, pos) {
                 self.pass(chunk, &mut out);
-            }
-            match self.line {
-                Line::Start => {
-                    if is_eol(b) {
-                        self.end_line(b);
-                        self.blank_line(chunk, i, &mut fwd, &mut out);
-                        i += 1;
-                    } else if b == b':' || self.event != Event::Undecided {
-                        self.line = Line::Skip;
-                        i += 1;
-                    } else {
-                        // Read again as the field name's first byte.
-                        self.line = Line::Field;
-                        self.field_len = 0;
-                        self.field_data = true;
-                    }
-                }
-                Line::Field => {
-                    if b == b':' {
-                        if self.is_data_field() {
-                            self.probe.begin_data_line();
-                            self.line = Line::DataStart;
-                        } else {
-                            self.line = Line::Skip;
-                        }
-                    } else if is_eol(b) {
-                        // A field name alone has an empty value.
-                        if self.is_data_field() {
-                            self.probe.begin_data_line();
-                        }
-                        self.end_line(b);
-                    } else {
-                        self.field_data =
-                            self.field_data && b"data".get(self.field_len) == Some(&b);
-                        self.field_len = self.field_len.saturating_add(1);
-                    }
-                    i += 1;
-                }
-                Line::DataStart => {
-                    self.line = Line::Data;
-                    if b == b' ' {
-                        i += 1;
-                    }
-                }
-                Line::Data => {
-                    if is_eol(b) {
-                        self.end_line(b);
-                    } else {
-                        self.probe.feed(b);
-                        if self.probe.rejected {
-                            self.pass(chunk, &mut out);
-                        }
-                    }
-                    i += 1;
-                }
-                Line::Skip => {
-                    if is_eol(b) {
-                        self.end_line(b);
-                        i += 1;
-                    } else {
-                        let rest = chunk.get(i..).unwrap_or_default();
-                        let end = rest
-                            .iter()
-                            .position(|&c| is_eol(c))
-                            .map_or(chunk.len(), |k| i + k);
-                        if self.event == Event::Undecided && self.over_cap(fwd, end) {
-                            self.pass(chunk, &mut out);
-                        }
-                        i = end;
-                    }
-                }
             }
         }
         if self.event == Event::Undecided && self.over_cap(fwd, chunk.len()) {
-            // Only a skipped `\n` can get here past the per-byte checks.
+            // Only the bytes of a field name cut by the chunk's end can get
+            // here past the per-piece checks.
             self.pass(chunk, &mut out);
         }
         if self.event == Event::Undecided {
@@ -310,49 +237,53 @@ impl UsageChunkStripper {
         self.held.len().saturating_add(end.saturating_sub(fwd)) > self.max_hold
     }
 
-    fn is_data_field(&self) -> bool {
-        self.field_data && self.field_len == 4
-    }
-
-    fn end_line(&mut self, b: u8) {
-        self.line = Line::Start;
-        self.after_cr = b == b'\r';
+    /// A line at chunk index `at` starts an event: what precedes it goes
+    /// out, the event is held from there until decided.
+    fn start_event(&mut self, chunk: &[u8], at: usize, fwd: &mut usize, out: &mut Out) {
+        out.push_range(chunk, *fwd, at);
+        *fwd = at;
+        self.event = Event::Undecided;
+        self.probe = Probe::new();
     }
 
     /// The undecided event is not usage-only: releases what was held; the
     /// rest of it is forwarded as it comes.
     fn pass(&mut self, chunk: &[u8], out: &mut Out) {
         self.event = Event::Passing;
-        if self.line != Line::Start {
-            self.line = Line::Skip;
-        }
         if !self.held.is_empty() {
             out.push_owned(chunk, core::mem::take(&mut self.held));
         }
     }
 
-    /// A blank line at chunk index `i`: dispatches the current event.
-    fn blank_line(&mut self, chunk: &[u8], i: usize, fwd: &mut usize, out: &mut Out) {
+    /// A blank line from chunk index `at` to `end` (its line break): ends
+    /// the current event.
+    fn blank_line(&mut self, chunk: &[u8], at: usize, end: usize, fwd: &mut usize, out: &mut Out) {
         match self.event {
             Event::Between => {}
             Event::Passing => self.event = Event::Between,
             Event::Undecided => {
+                // The cap counts the event through the blank line's first byte.
+                let last = at + 1;
+                if self.over_cap(*fwd, last) {
+                    self.pass(chunk, out);
+                    self.event = Event::Between;
+                    return;
+                }
                 self.event = Event::Between;
-                let end = i + 1;
                 let usage_only = if !self.probe.might_be_usage_only() {
                     false
                 } else if self.held.is_empty() {
-                    is_usage_only_event(chunk.get(*fwd..end).unwrap_or_default())
+                    is_usage_only_event(chunk.get(*fwd..last).unwrap_or_default())
                 } else {
                     self.held
-                        .extend_from_slice(chunk.get(*fwd..end).unwrap_or_default());
-                    *fwd = end;
+                        .extend_from_slice(chunk.get(*fwd..last).unwrap_or_default());
+                    *fwd = last;
                     is_usage_only_event(&self.held)
                 };
                 if usage_only {
                     self.held.clear();
                     *fwd = end;
-                    self.drop_lf = self.after_cr;
+                    self.drop_lf = self.lines.lf_pending();
                     self.removed = self.removed.saturating_add(1);
                 } else if !self.held.is_empty() {
                     out.push_owned(chunk, core::mem::take(&mut self.held));
@@ -360,10 +291,6 @@ impl UsageChunkStripper {
             }
         }
     }
-}
-
-fn is_eol(b: u8) -> bool {
-    b == b'\n' || b == b'\r'
 }
 
 /// What `feed` returns, built from runs of the chunk and released bytes.
@@ -457,7 +384,7 @@ enum Member {
 /// A byte scanner over an event's data that rules out usage-only events
 /// early. It is exact on valid JSON; on invalid JSON any answer is right,
 /// since such data is not usage-only anyway. Keys are compared as bytes:
-/// a key with an escape makes it unsure, and `serde_json` decides.
+/// a key with an escape makes it unsure, and the full parse decides.
 #[derive(Debug, Clone)]
 struct Probe {
     data_lines: u32,
@@ -505,6 +432,83 @@ impl Probe {
             unsure: false,
             rejected: false,
         }
+    }
+
+    /// A piece of a `data` value (`first`: the line's first piece);
+    /// returns whether the event is ruled out.
+    fn data(&mut self, first: bool, bytes: &[u8]) -> bool {
+        if first {
+            self.begin_data_line();
+        }
+        let mut i = 0;
+        while !self.rejected {
+            // Runs of bytes that cannot change the state are skipped a word
+            // at a time; the others are read one by one.
+            let end = self.run_end(bytes, i);
+            if end > i {
+                if self.top == Top::InKey {
+                    self.key_bytes(bytes.get(i..end).unwrap_or_default());
+                }
+                i = end;
+            }
+            let Some(&b) = bytes.get(i) else {
+                break;
+            };
+            self.feed(b);
+            i += 1;
+        }
+        self.rejected
+    }
+
+    /// The end of the run of bytes from `from` that [`Probe::feed`] would
+    /// pass over without a change of state (but the key bytes).
+    #[inline]
+    fn run_end(&self, bytes: &[u8], from: usize) -> usize {
+        if self.phase != Phase::Object || self.escape {
+            return from;
+        }
+        let found = match self.top {
+            Top::InKey => find_byte(
+                bytes,
+                from,
+                |w| eq_mask(w, b'"') | eq_mask(w, b'\\'),
+                |b| b == b'"' || b == b'\\',
+            ),
+            Top::Nested if self.in_string => find_byte(
+                bytes,
+                from,
+                |w| eq_mask(w, b'"') | eq_mask(w, b'\\'),
+                |b| b == b'"' || b == b'\\',
+            ),
+            Top::Nested => find_byte(
+                bytes,
+                from,
+                |w| {
+                    eq_mask(w, b'"')
+                        | eq_mask(w, b'{')
+                        | eq_mask(w, b'}')
+                        | eq_mask(w, b'[')
+                        | eq_mask(w, b']')
+                },
+                |b| matches!(b, b'"' | b'{' | b'}' | b'[' | b']'),
+            ),
+            Top::AfterValue => find_byte(
+                bytes,
+                from,
+                |w| eq_mask(w, b',') | eq_mask(w, b'}'),
+                |b| b == b',' || b == b'}',
+            ),
+            _ => return from,
+        };
+        found.unwrap_or(bytes.len())
+    }
+
+    /// Plain bytes of a top-level key.
+    fn key_bytes(&mut self, run: &[u8]) {
+        for (slot, &b) in self.key.iter_mut().skip(self.key_len).zip(run) {
+            *slot = b;
+        }
+        self.key_len = self.key_len.saturating_add(run.len());
     }
 
     /// A `data` line starts: lines after the first are joined with `\n`.
@@ -678,172 +682,61 @@ impl Probe {
     }
 }
 
-/// Whether a complete event (its raw bytes, blank line included) is
-/// usage-only: parses its data with `serde_json`.
+/// Whether a complete event (its raw bytes, through the first byte of its
+/// blank line) is usage-only: its data parsed with the usage parser's JSON
+/// reader.
 fn is_usage_only_event(raw: &[u8]) -> bool {
     let data = event_data(raw);
-    let mut de = serde_json::Deserializer::from_slice(&data);
-    matches!(de.deserialize_map(TopVisitor), Ok(true)) && de.end().is_ok()
+    let Some(doc) = Doc::parse(&data) else {
+        return false;
+    };
+    let root = doc.root();
+    let choices = root.only_member(K::choices);
+    let usage = root.only_member(K::usage);
+    choices.is_some_and(|c| c.is_array() && c.is_empty_container())
+        && usage.is_some_and(|u| u.is_object())
 }
 
-/// The event's data: its `data` values joined with `\n`.
+/// The event's data: its `data` values joined with `\n`, read with the
+/// shared line reader (borrowed when there is one `data` line).
 fn event_data(raw: &[u8]) -> Cow<'_, [u8]> {
+    let mut lines = SseLines::new();
+    let mut pos = 0;
     let mut data: Option<Cow<'_, [u8]>> = None;
-    let mut rest = raw;
-    while !rest.is_empty() {
-        let (line, next) = match rest.iter().position(|&c| is_eol(c)) {
-            Some(k) => {
-                let skip = if rest.get(k..k + 2) == Some(b"\r\n") {
-                    2
-                } else {
-                    1
-                };
-                (
-                    rest.get(..k).unwrap_or_default(),
-                    rest.get(k + skip..).unwrap_or_default(),
-                )
+    while let Some(piece) = lines.next(raw, &mut pos) {
+        match piece {
+            Piece::Blank => break,
+            Piece::Value {
+                field: Field::Data,
+                bytes,
+                first,
+                ..
+            } => {
+                data = Some(match data {
+                    None => Cow::Borrowed(bytes),
+                    Some(prev) => {
+                        let mut joined = prev.into_owned();
+                        if first {
+                            joined.push(b'\n');
+                        }
+                        joined.extend_from_slice(bytes);
+                        Cow::Owned(joined)
+                    }
+                });
             }
-            None => (rest, &[][..]),
-        };
-        rest = next;
-        if line.is_empty() {
-            break;
+            Piece::Value { .. } => {}
         }
-        let (field, value) = match line.iter().position(|&c| c == b':') {
-            Some(k) => {
-                let value = line.get(k + 1..).unwrap_or_default();
-                (
-                    line.get(..k).unwrap_or_default(),
-                    value.strip_prefix(b" ").unwrap_or(value),
-                )
-            }
-            None => (line, &[][..]),
-        };
-        if field != b"data" {
-            continue;
-        }
-        data = Some(match data {
-            None => Cow::Borrowed(value),
-            Some(prev) => {
-                let mut joined = prev.into_owned();
-                joined.push(b'\n');
-                joined.extend_from_slice(value);
-                Cow::Owned(joined)
-            }
-        });
     }
     data.unwrap_or_default()
 }
 
-/// The top-level object: `Ok(true)` when usage-only.
-struct TopVisitor;
-
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut choices: Option<Shape> = None;
-        let mut usage: Option<Shape> = None;
-        let mut duplicate = false;
-        while let Some(key) = map.next_key::<Key>()? {
-            let slot = match key {
-                Key::Choices => &mut choices,
-                Key::Usage => &mut usage,
-                Key::Other => {
-                    map.next_value::<IgnoredAny>()?;
-                    continue;
-                }
-            };
-            let shape = map.next_value::<Shape>()?;
-            duplicate |= slot.replace(shape).is_some();
-        }
-        Ok(!duplicate && choices == Some(Shape::EmptyArray) && usage == Some(Shape::Object))
-    }
-}
-
-/// A top-level key, as far as the decision goes.
-enum Key {
-    Choices,
-    Usage,
-    Other,
-}
-
-impl<'de> serde::Deserialize<'de> for Key {
-    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl Visitor<'_> for KeyVisitor {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
-                Ok(match v {
-                    "choices" => Key::Choices,
-                    "usage" => Key::Usage,
-                    _ => Key::Other,
-                })
-            }
-        }
-        de.deserialize_str(KeyVisitor)
-    }
-}
-
-/// The kind of a `choices` or `usage` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    EmptyArray,
-    Array,
-    Object,
-    Other,
-}
-
-impl<'de> serde::Deserialize<'de> for Shape {
-    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct ShapeVisitor;
-        impl<'de> Visitor<'de> for ShapeVisitor {
-            type Value = Shape;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
-                if seq.next_element::<IgnoredAny>()?.is_none() {
-                    return Ok(Shape::EmptyArray);
-                }
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Shape::Array)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Shape::Object)
-            }
-            fn visit_unit<E>(self) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
-                Ok(Shape::Other)
-            }
-        }
-        de.deserialize_any(ShapeVisitor)
-    }
-}
-
 #[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -854,7 +747,9 @@ mod tests {
             b"{\"a\":\n1}"
         );
         assert_eq!(&*event_data(b"data\n\n"), b"");
+        assert_eq!(&*event_data(b"data\ndata\n\n"), b"\n");
         assert_eq!(&*event_data(b"id: 1\n\n"), b"");
+        assert!(matches!(event_data(b"data: x\n\n"), Cow::Borrowed(b"x")));
     }
 
     #[test]
@@ -863,11 +758,41 @@ mod tests {
         assert!(yes(r#"{"choices":[],"usage":{"total_tokens":1}}"#));
         assert!(yes(r#" { "usage" : {} , "choices" : [ ] } "#));
         assert!(yes(r#"{"choi\u0063es":[],"usage":{}}"#));
+        assert!(yes(
+            r#"{"choices":[],"usage":{"choices":[1],"usage":null},"x":[{"usage":1}]}"#
+        ));
         assert!(!yes(r#"{"choices":[],"usage":null}"#));
         assert!(!yes(r#"{"choices":[1],"usage":{}}"#));
+        assert!(!yes(r#"{"choices":[null],"usage":{}}"#));
         assert!(!yes(r#"{"choices":[],"usage":{},"choices":[]}"#));
+        assert!(!yes(r#"{"choices":[],"usage":{},"usage":{}}"#));
+        assert!(!yes(r#"{"choices":[],"usage":{},"\u0075sage":{}}"#));
         assert!(!yes(r#"{"choices":[],"usage":{}} x"#));
         assert!(!yes(r#"{"choices":[]}"#));
+        assert!(!yes(r#"{"usage":{}}"#));
+        assert!(!yes(r#"{"choices":{},"usage":{}}"#));
         assert!(!yes(r#"[]"#));
+        assert!(!yes(""));
+    }
+
+    #[test]
+    fn json_is_what_serde_json_reads_as_a_value() {
+        let yes = |d: &[u8]| is_usage_only_event(&[b"data: ", d, b"\n\n"].concat());
+        // Valid JSON that a `serde_json::Value` cannot hold, anywhere.
+        assert!(!yes(br#"{"choices":[],"usage":{"x":1e400}}"#));
+        assert!(!yes(b"{\"choices\":[],\"usage\":{\"x\":\"\xff\"}}"));
+        let deep = format!(
+            r#"{{"choices":[],"usage":{{"x":{}{}}}}}"#,
+            "[".repeat(127),
+            "]".repeat(127)
+        );
+        assert!(!yes(deep.as_bytes()));
+        let ok = format!(
+            r#"{{"choices":[],"usage":{{"x":{}{}}}}}"#,
+            "[".repeat(125),
+            "]".repeat(125)
+        );
+        assert!(yes(ok.as_bytes()));
+        assert!(yes(br#"{"choices":[],"usage":{"x":1e300}}"#));
     }
 }
