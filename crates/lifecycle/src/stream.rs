@@ -85,7 +85,8 @@ pub struct Stream<P: Policy> {
     path: Option<String>,
     content_length: Option<u64>,
     snapshot: Option<OwnedRequest>,
-    reader: Option<RequestReader>,
+    /// Boxed: the scanner is a few KiB, and a stream that passes never needs one.
+    reader: Option<Box<RequestReader>>,
     ticket: Option<P::Ticket>,
     forwarded: bool,
     model_override: Option<String>,
@@ -152,7 +153,7 @@ impl<P: Policy> Stream<P> {
 
     /// The request reader, when the body is read.
     pub fn reader(&self) -> Option<&RequestReader> {
-        self.reader.as_ref()
+        self.reader.as_deref()
     }
 
     /// The response meter, once the response started.
@@ -181,13 +182,15 @@ impl<P: Policy> Stream<P> {
         end_of_stream: bool,
     ) -> Flow {
         let mut s = this.borrow_mut();
-        s.timings.request_ms = host.now_ms();
         let head = LiveHead::new(host);
-        let authority = head.header(":authority").map(|v| lossy(&v));
+        // Only rules read the route, the cluster and the authority: a single global config costs
+        // no host call to select (nor a level check for the line below).
+        let has_rules = !s.envelope.rules().is_empty();
+        let authority = has_rules
+            .then(|| head.header(":authority").map(|v| lossy(&v)))
+            .flatten();
         let selected = select_config(host, &s.envelope, authority.as_deref());
-        // Which rule applies is worth a line only when there are rules to choose from (and the
-        // level check is a host call: not paid on every request of a single global config).
-        if !s.envelope.rules().is_empty() && host.log_enabled(LogLevel::Debug) {
+        if has_rules && host.log_enabled(LogLevel::Debug) {
             let request_id = head.header("x-request-id").map(|v| lossy(&v));
             let log = PluginLog::request(P::PLUGIN, request_id.as_deref());
             match &selected {
@@ -211,6 +214,7 @@ impl<P: Policy> Stream<P> {
         if gate == Gate::Pass {
             return Flow::Continue;
         }
+        s.timings.request_ms = host.now_ms();
         s.options = policy.options();
         s.gate = gate;
         s.request_id = head.header("x-request-id").map(|v| lossy(&v));
@@ -240,7 +244,7 @@ impl<P: Policy> Stream<P> {
                     format_args!("content-length could not be removed: the body is left as is"),
                 );
             }
-            s.reader = Some(RequestReader::new(s.path.as_deref()));
+            s.reader = Some(Box::new(RequestReader::new(s.path.as_deref())));
         }
         match gate {
             Gate::Pass => Flow::Continue,
@@ -293,7 +297,7 @@ impl<P: Policy> Stream<P> {
         if s.ended || matches!(s.phase, Phase::Bypass | Phase::Answered) {
             return Flow::Continue;
         }
-        if let Some(reader) = s.reader.as_mut() {
+        if let Some(reader) = s.reader.as_deref_mut() {
             reader.on_body(host, size, end_of_stream);
         }
         let peeked = |s: &Stream<P>| {
@@ -312,7 +316,7 @@ impl<P: Policy> Stream<P> {
             Phase::Forwarding => s.forwarding_body_flow(host),
             Phase::Bypass | Phase::Answered => Flow::Continue,
         };
-        if let Some(reader) = s.reader.as_mut() {
+        if let Some(reader) = s.reader.as_deref_mut() {
             reader.after_callback(flow == Flow::Pause);
         }
         flow
@@ -327,7 +331,7 @@ impl<P: Policy> Stream<P> {
         if s.ended {
             return Flow::Continue;
         }
-        if let Some(reader) = s.reader.as_mut() {
+        if let Some(reader) = s.reader.as_deref_mut() {
             reader.finish();
         }
         match s.phase {
@@ -347,7 +351,7 @@ impl<P: Policy> Stream<P> {
         if self.observe_only || !self.options.inject_include_usage {
             return Flow::Continue;
         }
-        let Some(reader) = self.reader.as_ref() else {
+        let Some(reader) = self.reader.as_deref() else {
             return Flow::Continue;
         };
         if reader.ended() {
@@ -369,7 +373,7 @@ impl<P: Policy> Stream<P> {
         if self.injection != Injection::NotNeeded {
             return;
         }
-        if let Some(reader) = self.reader.as_mut() {
+        if let Some(reader) = self.reader.as_deref_mut() {
             self.injection = reader.inject_include_usage(host);
         }
         if let Injection::Failed(why) = self.injection {
@@ -439,7 +443,7 @@ impl<P: Policy> Stream<P> {
             return;
         }
         s.timings.end_ms = host.now_ms();
-        if let Some(reader) = s.reader.as_mut() {
+        if let Some(reader) = s.reader.as_deref_mut() {
             reader.finish();
         }
         if let Some(meter) = s.meter.as_mut() {
@@ -451,7 +455,7 @@ impl<P: Policy> Stream<P> {
         let mut log = std::mem::take(&mut s.ai_log);
         let ticket = s.ticket.take();
         let s = &*s;
-        let summary = s.reader.as_ref().and_then(RequestReader::summary);
+        let summary = s.reader.as_deref().and_then(RequestReader::summary);
         let prompt_estimate = summary
             .map(|summary| summary.estimate_prompt_tokens().reservation)
             .or_else(|| s.content_length.map(|n| n / REQUEST_BYTES_PER_TOKEN))
@@ -463,7 +467,7 @@ impl<P: Policy> Stream<P> {
             .unwrap_or(0);
         let charge = Charge::rule(s.forwarded, s.meter.as_ref(), prompt_estimate);
         let faults = [
-            s.reader.as_ref().and_then(RequestReader::fault),
+            s.reader.as_deref().and_then(RequestReader::fault),
             s.meter.as_ref().and_then(ResponseMeter::fault),
         ];
         {
@@ -507,11 +511,13 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
     };
     let input = AdmitInput {
         head,
-        summary: s.reader.as_ref().and_then(RequestReader::summary),
+        summary: s.reader.as_deref().and_then(RequestReader::summary),
         content_length: s.content_length,
         at_body: at_body && s.gate == Gate::AtBody,
         can_rewrite_model: s.may_rewrite_model()
-            && s.reader.as_ref().is_some_and(RequestReader::can_edit_whole),
+            && s.reader
+                .as_deref()
+                .is_some_and(RequestReader::can_edit_whole),
         request_id: s.request_id.as_deref(),
         context_id: s.context_id,
         root_context_id: s.root_context_id,
@@ -592,7 +598,7 @@ fn on_async_verdict<P: Policy, H: Host + Clone + 'static>(
             s.log()
                 .warn(host, format_args!("the request could not be resumed"));
         }
-        if let Some(reader) = s.reader.as_mut() {
+        if let Some(reader) = s.reader.as_deref_mut() {
             reader.after_callback(false);
         }
     }
@@ -640,12 +646,12 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
                         .warn(host, format_args!("model not rewritten to {model}: {why}")),
                 }
             }
-            let body_ended = s.reader.as_ref().is_some_and(RequestReader::ended);
+            let body_ended = s.reader.as_deref().is_some_and(RequestReader::ended);
             if s.options.inject_include_usage && body_ended {
                 s.inject(host);
             } else if s.options.inject_include_usage
                 && s.reader
-                    .as_ref()
+                    .as_deref()
                     .is_some_and(RequestReader::closed_before_end)
             {
                 // The closing brace is in the held part: keep holding until the body ends.
