@@ -389,7 +389,7 @@ fn conclude<H: Host + ?Sized>(
             telemetry::count(host, Outcome::Limited, 0, consumer().as_deref());
             log.set("token_ratelimit_status", "limited");
             let reply = respond::rejection(&config.responses, &decision, &labels);
-            Step::Done(Verdict::Reject { reply, log })
+            Step::Done(Verdict::Answer { reply, log })
         }
         Err(error) => {
             let request_log = PluginLog::request(PLUGIN, chain.request_id.as_deref());
@@ -399,7 +399,7 @@ fn conclude<H: Host + ?Sized>(
                 Step::Done(admitted(Ticket::free(), fallback, log))
             } else {
                 log.set("token_ratelimit_status", "store_error_closed");
-                Step::Done(Verdict::Reject {
+                Step::Done(Verdict::Answer {
                     reply: LocalReply::text(503, "token rate limit store unavailable"),
                     log,
                 })
@@ -422,6 +422,7 @@ fn admitted(mut ticket: Ticket, fallback: Option<Fallback>, mut log: AiLog) -> V
     Verdict::Admit(Admitted {
         ticket,
         model,
+        max_tokens: None,
         headers,
         log,
     })
@@ -439,5 +440,5 @@ fn reject_without_fallback<H: Host + ?Sized>(chain: &Chain, host: &H) -> Verdict
         }
         None => LocalReply::text(429, "Too many requests"),
     };
-    Verdict::Reject { reply, log }
+    Verdict::Answer { reply, log }
 }

@@ -40,7 +40,8 @@ pub mod testing;
 pub use end::{Charge, ChargeBasis, StreamEnd, Timings};
 pub use head::{LiveHead, OwnedRequest, RequestView};
 pub use policy::{
-    AdmitInput, Admitted, Gate, Policy, Rule, StreamOptions, Verdict, VerdictCallback,
+    AdmitInput, Admitted, Gate, LocalBody, Policy, Rule, StreamOptions, Verdict, VerdictCallback,
+    LOCAL_BODY_BYTES,
 };
 pub use request::Injection;
 pub use stream::{Flow, Phase, SharedStream, Stream, PEEK_BYTES};

@@ -24,6 +24,27 @@ pub enum Gate {
     /// Decide once the whole body was read (the decision depends on it, e.g. on its model).
     /// Envoy holds the body meanwhile: past its buffer limit (1 MiB by default) it answers 413.
     AtBody,
+    /// A request the plugin answers itself from what it says (an admin API): its body is read
+    /// into the plugin, up to [`LOCAL_BODY_BYTES`], while the headers wait (when the host allows:
+    /// else the decision is taken at the headers with [`LocalBody::Unavailable`]).
+    Local,
+}
+
+/// The most body bytes a [`Gate::Local`] request's body may have.
+pub const LOCAL_BODY_BYTES: usize = 64 * 1024;
+
+/// The body of a [`Gate::Local`] request, as the policy gets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalBody<'a> {
+    /// No body (or not a [`Gate::Local`] request).
+    Empty,
+    /// The whole body.
+    Bytes(&'a [u8]),
+    /// Longer than [`LOCAL_BODY_BYTES`].
+    TooLarge,
+    /// The host cannot hold the headers while the filter reads the body
+    /// (`hold_request_headers` is off), and the request has one.
+    Unavailable,
 }
 
 /// What the lifecycle may do to a stream under one rule (fixed at configure time).
@@ -39,8 +60,8 @@ pub struct StreamOptions {
     /// headers are paused: Higress, or Envoy with `allow_on_headers_stop_iteration: true` (else
     /// the request would wait forever).
     pub hold_request_headers: bool,
-    /// The decision may rewrite the body's `model` (a fallback): the request's `content-length`
-    /// is removed as soon as the body may change.
+    /// The decision may rewrite the body (a fallback's `model`, a clamped `max_tokens`): the
+    /// request's `content-length` is removed as soon as the body may change.
     pub may_rewrite_model: bool,
 }
 
@@ -71,9 +92,12 @@ pub struct AdmitInput<'a> {
     pub content_length: Option<u64>,
     /// The decision is taken at the end of the body ([`Gate::AtBody`]).
     pub at_body: bool,
-    /// The body is held whole and small enough for [`Admitted::model`] to be applied (only with
-    /// [`Gate::AtBody`] under a rule whose [`StreamOptions::may_rewrite_model`] is set).
+    /// The body is held whole and small enough for [`Admitted::model`] or
+    /// [`Admitted::max_tokens`] to be applied (a decision on a held body, [`Gate::AtBody`] or a
+    /// peek at the headers, under a rule whose [`StreamOptions::may_rewrite_model`] is set).
     pub can_rewrite_model: bool,
+    /// A [`Gate::Local`] request's body.
+    pub body: LocalBody<'a>,
     /// The `x-request-id`, for log lines.
     pub request_id: Option<&'a str>,
     /// The HTTP context deciding (an asynchronous store answers there).
@@ -87,8 +111,13 @@ pub struct AdmitInput<'a> {
 pub struct Admitted<T> {
     /// What the end of the stream settles.
     pub ticket: T,
-    /// Rewrite the body's top-level `model` to this (a fallback); only with [`Gate::AtBody`].
+    /// Rewrite the body's top-level `model` to this (a fallback); only where
+    /// [`AdmitInput::can_rewrite_model`].
     pub model: Option<String>,
+    /// Set every top-level output cap the body declares (`max_tokens`,
+    /// `max_completion_tokens`, `max_output_tokens`) to this (a quota clamps it to what remains);
+    /// only where [`AdmitInput::can_rewrite_model`].
+    pub max_tokens: Option<u64>,
     /// Request headers to set; applied only while the headers are still held.
     pub headers: Vec<(String, String)>,
     /// `ai_log` keys to record.
@@ -101,6 +130,7 @@ impl<T> Admitted<T> {
         Self {
             ticket,
             model: None,
+            max_tokens: None,
             headers: Vec::new(),
             log: AiLog::new(),
         }
@@ -112,8 +142,9 @@ impl<T> Admitted<T> {
 pub enum Verdict<T> {
     /// Forward the request.
     Admit(Admitted<T>),
-    /// Answer it locally; `log` holds the `ai_log` keys to record.
-    Reject {
+    /// Answer it locally (a rejection, or an admin API's answer); nothing goes upstream when the
+    /// decision was taken before the headers went on. `log` holds the `ai_log` keys to record.
+    Answer {
         /// The reply the client gets.
         reply: LocalReply,
         /// `ai_log` keys to record.

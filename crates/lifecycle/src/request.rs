@@ -22,6 +22,23 @@ pub const MAX_WHOLE_EDIT_BYTES: usize = 1024 * 1024;
 /// The most body bytes an edit reads back from the host to rebuild the front of its buffer.
 const EDIT_READ_BYTES: u64 = 64 * 1024;
 
+/// A body kept in the plugin: only for requests the plugin answers itself, up to a bound.
+#[derive(Debug)]
+struct Capture {
+    bytes: Vec<u8>,
+    limit: usize,
+    too_large: bool,
+}
+
+/// A captured body as [`RequestReader::captured`] gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Captured<'a> {
+    /// The whole body.
+    Whole(&'a [u8]),
+    /// It was longer than the bound.
+    TooLarge,
+}
+
 /// What [`RequestReader::inject_include_usage`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Injection {
@@ -52,6 +69,8 @@ pub struct RequestReader {
     /// The held body was replaced whole ([`RequestReader::rewrite_model`]): the scanner's
     /// offsets no longer point into it, only whole-body edits are right.
     rewritten: bool,
+    /// A local request's body, kept whole up to a bound (`None`: not kept).
+    capture: Option<Capture>,
 }
 
 impl RequestReader {
@@ -66,6 +85,7 @@ impl RequestReader {
             summary: None,
             fault: None,
             rewritten: false,
+            capture: None,
         }
     }
 
@@ -78,6 +98,9 @@ impl RequestReader {
         if size > known {
             match host.body(Direction::Request, known, size - known) {
                 Some(bytes) => {
+                    if let Some(capture) = self.capture.as_mut() {
+                        capture.keep(&bytes);
+                    }
                     self.scanner.feed(&bytes);
                     self.read = self.read.saturating_add(bytes.len() as u64);
                 }
@@ -110,6 +133,26 @@ impl RequestReader {
             let summary = self.scanner.finish().ok();
             self.summary = summary.filter(|_| self.fault.is_none());
         }
+    }
+
+    /// Keeps the body in the plugin, up to `limit` bytes (a request the plugin answers itself).
+    pub fn capture_body(&mut self, limit: usize) {
+        self.capture = Some(Capture {
+            bytes: Vec::new(),
+            limit,
+            too_large: false,
+        });
+    }
+
+    /// The kept body, once [`RequestReader::capture_body`] was asked for.
+    pub fn captured(&self) -> Option<Captured<'_>> {
+        self.capture.as_ref().map(|capture| {
+            if capture.too_large {
+                Captured::TooLarge
+            } else {
+                Captured::Whole(&capture.bytes)
+            }
+        })
     }
 
     /// Whether the body has ended.
@@ -244,6 +287,25 @@ impl RequestReader {
         Ok(())
     }
 
+    /// Sets every top-level output cap the body declares to `cap`. Needs the whole body held, at
+    /// most [`MAX_WHOLE_EDIT_BYTES`].
+    pub fn rewrite_output_cap<H: Host + ?Sized>(
+        &mut self,
+        host: &H,
+        cap: u64,
+    ) -> Result<(), &'static str> {
+        let body = self
+            .whole_body(host)
+            .ok_or("the body is not held whole or is too large to rewrite")?;
+        let new_body = llm_request::replace_output_cap(&body, cap)
+            .ok_or("the body declares no output cap to clamp")?;
+        host.set_body(Direction::Request, 0, body.len(), &new_body)
+            .map_err(|_| "the request body could not be replaced")?;
+        self.buffer_len = new_body.len();
+        self.rewritten = true;
+        Ok(())
+    }
+
     /// Whether body offset `at` lies in the host's current buffer.
     fn in_buffer(&self, at: u64) -> bool {
         at >= self.buffer_start && at < self.buffer_start.saturating_add(self.buffer_len as u64)
@@ -300,5 +362,19 @@ impl RequestReader {
         }
         host.body(Direction::Request, 0, self.buffer_len)
             .filter(|body| body.len() == self.buffer_len)
+    }
+}
+
+impl Capture {
+    fn keep(&mut self, bytes: &[u8]) {
+        if self.too_large {
+            return;
+        }
+        if self.bytes.len().saturating_add(bytes.len()) > self.limit {
+            self.too_large = true;
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.extend_from_slice(bytes);
+        }
     }
 }

@@ -15,8 +15,10 @@
 
 use crate::end::{Charge, StreamEnd, Timings, REQUEST_BYTES_PER_TOKEN};
 use crate::head::{lossy, LiveHead, OwnedRequest, RequestView};
-use crate::policy::{AdmitInput, Admitted, Gate, Policy, Rule, StreamOptions, Verdict};
-use crate::request::{Injection, RequestReader};
+use crate::policy::{
+    AdmitInput, Admitted, Gate, LocalBody, Policy, Rule, StreamOptions, Verdict, LOCAL_BODY_BYTES,
+};
+use crate::request::{Captured, Injection, RequestReader};
 use crate::response::ResponseMeter;
 use config_envelope::Envelope;
 use host_glue::log::PluginLog;
@@ -171,8 +173,29 @@ impl<P: Policy> Stream<P> {
 
     /// A verdict may rewrite the body's model: the rule says so (its `content-length` was then
     /// removed) and the decision waits for the body.
+    /// A [`Gate::Local`] request's body for the policy.
+    fn local_body(&self) -> LocalBody<'_> {
+        if self.gate != Gate::Local {
+            return LocalBody::Empty;
+        }
+        match self.reader.as_deref().map(RequestReader::captured) {
+            Some(Some(Captured::Whole(bytes))) => LocalBody::Bytes(bytes),
+            Some(Some(Captured::TooLarge)) => LocalBody::TooLarge,
+            // A body, but the headers could not wait for it.
+            Some(None) => LocalBody::Unavailable,
+            None => LocalBody::Empty,
+        }
+    }
+
+    /// Whether a verdict may rewrite the body: only where it is held until the decision (a
+    /// decision on the body, or a peek with held headers) and the rule says so.
     fn may_rewrite_model(&self) -> bool {
-        self.gate == Gate::AtBody && self.options.may_rewrite_model
+        let held = match self.gate {
+            Gate::AtBody => true,
+            Gate::AtHeaders => self.options.hold_request_headers,
+            Gate::Pass | Gate::Observe | Gate::Local => false,
+        };
+        held && self.options.may_rewrite_model
     }
 
     /// Request headers: pick the rule, ask the policy where to decide, decide if it is now.
@@ -227,8 +250,9 @@ impl<P: Policy> Stream<P> {
         let _ = host.remove_header(HeaderMap::RequestHeaders, "accept-encoding");
         if !end_of_stream {
             // Observing never edits the body, whatever the options say.
-            let may_edit =
-                (gate != Gate::Observe && s.options.inject_include_usage) || s.may_rewrite_model();
+            let may_edit = (!matches!(gate, Gate::Observe | Gate::Local)
+                && s.options.inject_include_usage)
+                || s.may_rewrite_model();
             if may_edit
                 && s.content_length.is_some()
                 && host
@@ -279,7 +303,18 @@ impl<P: Policy> Stream<P> {
                 };
                 Flow::Pause
             }
-            Gate::AtHeaders | Gate::AtBody => {
+            Gate::Local if !end_of_stream && s.options.hold_request_headers => {
+                // Read the body (kept in the plugin, bounded) while the headers wait.
+                if let Some(reader) = s.reader.as_deref_mut() {
+                    reader.capture_body(LOCAL_BODY_BYTES);
+                }
+                s.phase = Phase::Reading {
+                    headers_held: true,
+                    peek: false,
+                };
+                Flow::Pause
+            }
+            Gate::AtHeaders | Gate::AtBody | Gate::Local => {
                 drop(s);
                 decide(this, host, &head, false)
             }
@@ -518,6 +553,7 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
             && s.reader
                 .as_deref()
                 .is_some_and(RequestReader::can_edit_whole),
+        body: s.local_body(),
         request_id: s.request_id.as_deref(),
         context_id: s.context_id,
         root_context_id: s.root_context_id,
@@ -549,7 +585,7 @@ fn decide<P: Policy, H: Host + Clone + 'static>(
                     policy.release(&later_host, root_context_id, admitted.ticket);
                 }
             }
-            (None, Verdict::Reject { .. }) => {}
+            (None, Verdict::Answer { .. }) => {}
         }
     });
     let headers_held = match s.phase {
@@ -618,6 +654,7 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
         Verdict::Admit(Admitted {
             ticket,
             model,
+            max_tokens,
             headers,
             mut log,
         }) => {
@@ -633,10 +670,10 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
             if let Some(model) = model {
                 let rewritten = if !(at_body && s.may_rewrite_model()) {
                     // Its content-length was kept: a body of another length would not fit.
-                    Err("only a rule with may_rewrite_model, deciding at the body, rewrites it")
+                    Err("only a rule with may_rewrite_model, deciding on a held body, rewrites it")
                 } else {
                     s.reader
-                        .as_mut()
+                        .as_deref_mut()
                         .map_or(Err("no body"), |reader| reader.rewrite_model(host, &model))
                 };
                 match rewritten {
@@ -644,6 +681,19 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
                     Err(why) => s
                         .log()
                         .warn(host, format_args!("model not rewritten to {model}: {why}")),
+                }
+            }
+            if let Some(cap) = max_tokens {
+                let rewritten = if !(at_body && s.may_rewrite_model()) {
+                    Err("only a rule with may_rewrite_model, deciding on a held body, rewrites it")
+                } else {
+                    s.reader.as_deref_mut().map_or(Err("no body"), |reader| {
+                        reader.rewrite_output_cap(host, cap)
+                    })
+                };
+                if let Err(why) = rewritten {
+                    s.log()
+                        .warn(host, format_args!("output cap not clamped to {cap}: {why}"));
                 }
             }
             let body_ended = s.reader.as_deref().is_some_and(RequestReader::ended);
@@ -660,7 +710,7 @@ fn apply<P: Policy, H: Host + Clone + 'static>(
             }
             Flow::Continue
         }
-        Verdict::Reject { reply, mut log } => {
+        Verdict::Answer { reply, mut log } => {
             s.ai_log.append(&mut log);
             match reply.send(host) {
                 Ok(()) => {

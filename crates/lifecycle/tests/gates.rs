@@ -568,9 +568,9 @@ fn a_model_rewrite_the_rule_did_not_declare_is_not_applied() {
 }
 
 #[test]
-fn a_model_in_a_verdict_at_the_headers_is_not_applied() {
-    // Admitted::model applies with Gate::AtBody only; a peek at the headers that saw the whole
-    // body does not rewrite it (its content-length was kept).
+fn a_model_in_a_verdict_after_a_peek_of_the_whole_body_is_applied() {
+    // With held headers the peek saw the whole body: a rule that may rewrite it drops the
+    // request's content-length up front, and the verdict's model goes in.
     let env = setup(
         Gate::AtHeaders,
         StreamOptions {
@@ -583,6 +583,34 @@ fn a_model_in_a_verdict_at_the_headers_is_not_applied() {
         },
     );
     let mut sim = env.sim().allow_on_headers_stop_iteration();
+    let body = chat_body(false, 10);
+    send_headers(&mut sim, Some(body.len()), false);
+    assert_eq!(sim.request_body(&body, true), Some(Flow::Continue));
+    assert_eq!(sim.upstream_header("content-length"), None);
+    assert_eq!(
+        sim.upstream_body,
+        llm_request::replace_model(&body, "gpt-4o-mini").unwrap()
+    );
+}
+
+#[test]
+fn a_model_in_a_verdict_at_the_headers_is_not_applied() {
+    // Decided at the headers (they do not wait): the body streams afterwards with its
+    // content-length, so it cannot change.
+    let env = setup(
+        Gate::AtHeaders,
+        StreamOptions {
+            may_rewrite_model: true,
+            inject_include_usage: false,
+            hold_request_headers: false,
+            ..StreamOptions::default()
+        },
+        Answer::AdmitWith {
+            model: Some("gpt-4o-mini".into()),
+            headers: Vec::new(),
+        },
+    );
+    let mut sim = env.sim();
     let body = chat_body(false, 10);
     send_headers(&mut sim, Some(body.len()), false);
     assert_eq!(sim.request_body(&body, true), Some(Flow::Continue));

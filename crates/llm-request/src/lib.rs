@@ -148,7 +148,7 @@ pub use estimate::{
     TOKENS_PER_MESSAGE,
 };
 pub use inject::{inject_include_usage, InjectionChange, UsageInjection};
-pub use model_edit::replace_model;
+pub use model_edit::{replace_model, replace_output_cap, OUTPUT_CAP_MEMBERS};
 pub use shape::ApiShape;
 pub use stats::TextStats;
 pub use summary::RequestSummary;

@@ -18,8 +18,8 @@ use host_glue::resp_codec::{encode_command, Value};
 use host_glue::{Completion, Direction, HeaderMap, Host};
 use lifecycle::testing::StreamSim;
 use lifecycle::{
-    AdmitInput, Admitted, Charge, Flow, Gate, Phase, Policy, RequestView, Rule, StreamEnd,
-    StreamOptions, Timings, Verdict, VerdictCallback,
+    AdmitInput, Admitted, Charge, Flow, Gate, LocalBody, Phase, Policy, RequestView, Rule,
+    StreamEnd, StreamOptions, Timings, Verdict, VerdictCallback,
 };
 use llm_request::RequestSummary;
 use std::cell::RefCell;
@@ -50,6 +50,10 @@ pub enum Answer {
     Later,
     /// Break the contract: call `done` inside `admit` (admitting, ticket 9), then say Pending.
     InsideAdmit,
+    /// Admit with ticket 7, clamping the output cap to this.
+    Clamp(u64),
+    /// Answer 200 with the local body echoed back (an admin API).
+    Echo,
     /// Ask MockHost's Redis (`INCR budget`): a count up to [`REDIS_LIMIT`] admits with the count
     /// as ticket, above rejects; a store failure admits with ticket 0 (fail open).
     Redis,
@@ -66,6 +70,8 @@ pub struct Seen {
     pub authority: Option<Vec<u8>>,
     pub context_id: u32,
     pub root_context_id: u32,
+    /// A local request's body: `Ok(bytes)`, or `Err("empty" | "too large" | "unavailable")`.
+    pub body: Result<Vec<u8>, &'static str>,
 }
 
 /// What `finish` was given.
@@ -137,7 +143,7 @@ pub fn admit(ticket: u32) -> Verdict<u32> {
 pub fn reject() -> Verdict<u32> {
     let mut log = AiLog::new();
     log.set("test_verdict", "reject");
-    Verdict::Reject {
+    Verdict::Answer {
         reply: LocalReply::text(429, "over budget").with_header("x-test-reason", "budget"),
         log,
     }
@@ -168,6 +174,12 @@ impl Policy for TestPolicy {
             content_length: input.content_length,
             at_body: input.at_body,
             can_rewrite_model: input.can_rewrite_model,
+            body: match input.body {
+                LocalBody::Bytes(bytes) => Ok(bytes.to_vec()),
+                LocalBody::Empty => Err("empty"),
+                LocalBody::TooLarge => Err("too large"),
+                LocalBody::Unavailable => Err("unavailable"),
+            },
             request_id: input.request_id.map(str::to_owned),
             authority: input.head.header(":authority").map(|v| v.into_owned()),
             context_id: input.context_id,
@@ -185,6 +197,23 @@ impl Policy for TestPolicy {
             Answer::Later => {
                 *policy.probe.pending.borrow_mut() = Some(done);
                 Completion::Pending
+            }
+            Answer::Clamp(cap) => {
+                let mut admitted = Admitted::new(7);
+                admitted.max_tokens = Some(*cap);
+                Completion::Ready(Verdict::Admit(admitted))
+            }
+            Answer::Echo => {
+                let body = match input.body {
+                    LocalBody::Bytes(bytes) => bytes.to_vec(),
+                    other => format!("{other:?}").into_bytes(),
+                };
+                let mut reply = LocalReply::text(200, "");
+                reply.body = body;
+                Completion::Ready(Verdict::Answer {
+                    reply,
+                    log: AiLog::new(),
+                })
             }
             Answer::InsideAdmit => {
                 done(admit(9));
