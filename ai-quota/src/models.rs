@@ -62,10 +62,169 @@ pub fn models_reply<S: AsRef<str>>(provider_type: &str, mapping: &[(S, S)]) -> L
         }
         body.push_str("{\"id\":");
         push_json_str(&mut body, id);
-        let _ = write!(body, ",\"object\":\"model\",\"created\":{MODEL_CREATED},\"owned_by\":");
+        let _ = write!(
+            body,
+            ",\"object\":\"model\",\"created\":{MODEL_CREATED},\"owned_by\":"
+        );
         push_json_str(&mut body, owner);
         body.push('}');
     }
     body.push_str("]}");
     json_reply(200, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(from, to)| ((*from).to_owned(), (*to).to_owned()))
+            .collect()
+    }
+
+    fn entry(id: &str, owner: &str) -> serde_json::Value {
+        json!({"id": id, "object": "model", "created": 1686935002, "owned_by": owner})
+    }
+
+    fn parsed(reply: &LocalReply) -> serde_json::Value {
+        serde_json::from_slice(&reply.body).unwrap()
+    }
+
+    #[test]
+    fn seed_qwen_mapping() {
+        let mapping = pairs(&[
+            ("gpt-3.5-turbo", "qwen-plus"),
+            ("gpt-4", "qwen-max"),
+            ("gpt-4-turbo", "qwen-max"),
+            ("gpt-4o", "qwen-max"),
+            ("text-embedding-v1", "text-embedding-v1"),
+            ("gpt-4-*", "qwen-max"),
+            ("*", "qwen-turbo"),
+        ]);
+        let reply = models_reply("qwen", &mapping);
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.headers,
+            vec![("content-type".to_owned(), "application/json".to_owned())]
+        );
+        assert_eq!(
+            std::str::from_utf8(&reply.body).unwrap(),
+            concat!(
+                r#"{"object":"list","data":["#,
+                r#"{"id":"gpt-3.5-turbo","object":"model","created":1686935002,"owned_by":"alibaba"},"#,
+                r#"{"id":"gpt-4","object":"model","created":1686935002,"owned_by":"alibaba"},"#,
+                r#"{"id":"gpt-4-turbo","object":"model","created":1686935002,"owned_by":"alibaba"},"#,
+                r#"{"id":"gpt-4o","object":"model","created":1686935002,"owned_by":"alibaba"},"#,
+                r#"{"id":"text-embedding-v1","object":"model","created":1686935002,"owned_by":"alibaba"}"#,
+                "]}"
+            )
+        );
+    }
+
+    #[test]
+    fn seed_openai_mapping() {
+        let mapping = pairs(&[
+            ("gpt-3.5-turbo", "gpt-3.5-turbo"),
+            ("gpt-4", "gpt-4"),
+            ("gpt-4-turbo", "gpt-4-turbo"),
+            ("gpt-4o", "gpt-4o"),
+            ("*", "gpt-3.5-turbo"),
+        ]);
+        assert_eq!(
+            parsed(&models_reply("openai", &mapping)),
+            json!({"object": "list", "data": [
+                entry("gpt-3.5-turbo", "openai"),
+                entry("gpt-4", "openai"),
+                entry("gpt-4-turbo", "openai"),
+                entry("gpt-4o", "openai"),
+            ]})
+        );
+    }
+
+    #[test]
+    fn empty_mapping_is_an_empty_list() {
+        let none: Vec<(String, String)> = Vec::new();
+        for provider in ["openai", "qwen", ""] {
+            let reply = models_reply(provider, &none);
+            assert_eq!(reply.body, br#"{"object":"list","data":[]}"#.to_vec());
+        }
+        // Nothing but patterns and empty targets: empty too.
+        let only_skipped = pairs(&[("*", "m"), ("gpt-*", "m"), ("*", ""), ("a", "")]);
+        assert_eq!(
+            models_reply("qwen", &only_skipped).body,
+            br#"{"object":"list","data":[]}"#.to_vec()
+        );
+    }
+
+    #[test]
+    fn skipping_rules_keep_config_order() {
+        let mapping = [
+            ("zeta", "t"),
+            ("*", ""),
+            ("empty-target", ""),
+            ("gpt-4-*", "qwen-max"),
+            ("alpha", "t"),
+            ("~gpt-(.*)", "qwen-$1"),
+            ("", "t"),
+            ("*mid", "t"),
+            ("zeta", "other"),
+            ("mi*d", "t"),
+        ];
+        // "*mid" and "mi*d" do not end with `*`: ai-proxy treats them as exact names.
+        assert_eq!(
+            listed_models(&mapping),
+            vec!["zeta", "alpha", "*mid", "mi*d"]
+        );
+    }
+
+    #[test]
+    fn owner_table() {
+        for (provider, owner_name) in [
+            ("openai", "openai"),
+            ("azure", "openai-internal"),
+            ("qwen", "alibaba"),
+            ("moonshot", "moonshot"),
+            ("claude", "anthropic"),
+            ("gemini", "google"),
+            ("deepseek", "deepseek"),
+            ("Qwen", "Qwen"),
+            ("", "openai"),
+        ] {
+            assert_eq!(owner(provider), owner_name, "{provider}");
+            let reply = models_reply(provider, &[("m", "t")]);
+            assert_eq!(parsed(&reply)["data"][0]["owned_by"], owner_name);
+        }
+    }
+
+    #[test]
+    fn ids_and_owners_are_escaped() {
+        let reply = models_reply("my\"<provider>", &[("a\"b</c>", "t")]);
+        assert_eq!(
+            std::str::from_utf8(&reply.body).unwrap(),
+            r#"{"object":"list","data":[{"id":"a\"b\u003c/c\u003e","object":"model","created":1686935002,"owned_by":"my\"\u003cprovider\u003e"}]}"#
+        );
+        assert_eq!(parsed(&reply)["data"][0]["id"], "a\"b</c>");
+    }
+
+    #[test]
+    fn path_check() {
+        assert!(is_models_request(b"GET", b"/ai-gateway/api/v1/models"));
+        assert!(is_models_request(b"GET", b"/ai-gateway/api/v1/models?x=1"));
+        assert!(is_models_request(b"GET", b"/ai-gateway/api/v1/model%73"));
+        for (method, path) in [
+            (&b"POST"[..], &b"/ai-gateway/api/v1/models"[..]),
+            (b"get", b"/ai-gateway/api/v1/models"),
+            (b"HEAD", b"/ai-gateway/api/v1/models"),
+            (b"GET", b"/ai-gateway/api/v1/models/"),
+            (b"GET", b"/ai-gateway/api/v1/models/gpt-4"),
+            (b"GET", b"/x/ai-gateway/api/v1/models"),
+            (b"GET", b"/v1/models"),
+            (b"GET", b""),
+            (b"GET", b"\xff"),
+        ] {
+            assert!(!is_models_request(method, path), "{method:?} {path:?}");
+        }
+    }
 }

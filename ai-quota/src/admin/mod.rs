@@ -30,8 +30,8 @@ mod tests;
 pub use key::admin_key_matches;
 pub use params::parse_op;
 pub use reply::{
-    error_reply, invalid_params, no_consumer_key, quota_rejection, star_required, store_error, success_reply,
-    token_error, unauthorized, unauthorized_consumer, Stored, TokenProblem,
+    error_reply, invalid_params, no_consumer_key, quota_rejection, star_required, store_error,
+    success_reply, token_error, unauthorized, unauthorized_consumer, Stored, TokenProblem,
 };
 pub use route::{check_method, route, AdminPaths, CHAT_COMPLETIONS_PATH, DEFAULT_ADMIN_PATH};
 

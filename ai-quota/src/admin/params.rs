@@ -169,7 +169,10 @@ impl Problem {
 }
 
 /// Every occurrence of a wanted parameter: the query string's first, then the body's.
-fn collect(wanted: &Wanted, req: &HttpRequestView<'_>) -> Result<Vec<(&'static str, Raw)>, Problem> {
+fn collect(
+    wanted: &Wanted,
+    req: &HttpRequestView<'_>,
+) -> Result<Vec<(&'static str, Raw)>, Problem> {
     let mut found = Vec::new();
     if let Some(query) = query_string(req.path) {
         form_pairs(wanted, query, &mut found);
@@ -262,7 +265,11 @@ fn json_pairs(
         .deserialize(&mut de)
         .map_err(|_| Problem::BodyNotJson)?;
     de.end().map_err(|_| Problem::BodyNotJson)?;
-    found.extend(members.into_iter().map(|(name, value)| (name, Raw::Json(value))));
+    found.extend(
+        members
+            .into_iter()
+            .map(|(name, value)| (name, Raw::Json(value))),
+    );
     Ok(())
 }
 

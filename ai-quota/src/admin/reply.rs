@@ -39,7 +39,9 @@ pub fn success_reply(mode: AdminMode, op: &AdminOp, stored: Stored<'_>) -> Local
             let _ = write!(body, ",\"quota\":{}}}", stored_count(stored));
             json_reply(200, body)
         }
-        (AdminMode::Consumer, AdminOp::Refresh { .. }) => text_reply(200, "refresh quota successful"),
+        (AdminMode::Consumer, AdminOp::Refresh { .. }) => {
+            text_reply(200, "refresh quota successful")
+        }
         (AdminMode::Consumer, AdminOp::Delta { .. }) => text_reply(200, "delta quota successful"),
         (_, AdminOp::Query { counter, id }) => {
             let mut data = String::from("{\"user_id\":");
@@ -54,7 +56,13 @@ pub fn success_reply(mode: AdminMode, op: &AdminOp, stored: Stored<'_>) -> Local
                 ",\"quota\":{},\"type\":\"{kind}\"}}",
                 stored_count(stored)
             );
-            envelope(200, "ai-gateway.queryquota", "query quota successful", true, Some(&data))
+            envelope(
+                200,
+                "ai-gateway.queryquota",
+                "query quota successful",
+                true,
+                Some(&data),
+            )
         }
         (_, AdminOp::QueryStar { id }) => {
             let mut data = String::from("{\"user_id\":");

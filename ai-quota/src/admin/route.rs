@@ -15,7 +15,7 @@
 //! Higress gives every malformed admin call) before the body is read.
 
 use super::params::parse_op;
-use super::reply::invalid_params;
+use super::reply::{invalid_params, REQUEST_DENIED};
 use super::{AdminCall, AdminMode, AdminOp, ApiError, Counter, HttpRequestView};
 use std::borrow::Cow;
 
@@ -98,7 +98,10 @@ pub fn check_method(mode: AdminMode, call: AdminCall, method: &[u8]) -> Result<(
     } else {
         Err(invalid_params(
             mode,
-            format!("This admin call must use {}.", call.method()),
+            format!(
+                "{REQUEST_DENIED} This admin call must use {}.",
+                call.method()
+            ),
         ))
     }
 }
