@@ -620,6 +620,12 @@ fn jwt_integers_must_be_exact() {
         post(JWT, path, "user_id=u&quota=-0"),
         Ok(refresh(Counter::Total, "u", 0))
     );
+    // JSON `-0` reaches us as the float -0.0 (serde_json), indistinguishable from `-0.0`:
+    // refused like any number with a fraction.
+    assert_eq!(
+        post_json(JWT, path, r#"{"user_id":"u","quota":-0}"#),
+        not_integer
+    );
     let d = "/v1/chat/completions/quota/delta";
     let min = i64::MIN;
     assert_eq!(
@@ -802,6 +808,15 @@ fn jwt_json_bodies_must_be_one_object() {
         Some(b"{\"user_id\":\"\xff\",\"quota\":1}"),
     );
     assert_eq!(route(JWT, &paths, &non_utf8).unwrap(), not_object);
+    // Only top-level members count.
+    assert_eq!(
+        post_json(
+            JWT,
+            path,
+            r#"{"x":{"user_id":"other","quota":9},"user_id":"u","quota":1}"#
+        ),
+        Ok(refresh(Counter::Total, "u", 1))
+    );
     // Whitespace around the object is fine; an empty body has no parameters.
     assert_eq!(
         post_json(JWT, path, " \n{\"user_id\":\"u\",\"quota\":1}\r\n "),
