@@ -3,7 +3,9 @@
 //! Status: loads Higress-style configuration through the rules envelope and reports which config
 //! applies to each request; quota checks and the admin API are being built (see the README's status table).
 
+pub mod admin;
 mod config;
+pub mod models;
 mod policy;
 
 pub use config::Config;
