@@ -61,6 +61,8 @@ impl RedisBalanceStore {
         &self.client
     }
 
+    /// Runs `script`; an error reply about a value that is not an integer names the script's
+    /// first key (the charged counter) unless the script named the key itself.
     fn eval<H: Host + Clone + 'static, T: 'static>(
         &self,
         host: &H,
@@ -70,6 +72,7 @@ impl RedisBalanceStore {
         decode: impl FnOnce(Value) -> Result<T, StoreError> + 'static,
         done: BalanceCallback<T>,
     ) -> Completion<Result<T, StoreError>> {
+        let key = args.keys.first().cloned().unwrap_or_default();
         let sent = runner::eval(
             &self.client,
             host,
@@ -77,7 +80,9 @@ impl RedisBalanceStore {
             script,
             args.keys,
             args.args,
-            Box::new(move |reply| done(reply.map_err(store_error).and_then(decode))),
+            Box::new(move |reply| {
+                done(reply.map_err(|e| command_error(e, &key)).and_then(decode));
+            }),
         );
         match sent {
             Ok(()) => Completion::Pending,
