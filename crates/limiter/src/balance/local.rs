@@ -37,6 +37,11 @@
 //!   is not overwritten.
 //! - **Not covered.** Balances are per proxy process: replicas do not share them and a restart
 //!   forgets them. Settlements are corrections with their own CAS loop, applied when they come.
+//!   Only callers that know of the refill complete a pending one: an admission or settlement made
+//!   without a refill for that key does not read its marker, so a refill configuration that is
+//!   removed exactly while a refill is pending (two writes apart, or left so by a VM that died
+//!   between them) can leave admin `get` reporting the pending value while admissions read the
+//!   stored one, until an admin `set` or `add` completes it.
 //!
 //! The multi-key steps cannot use [`host_glue::shared_counter::update`] itself (its update
 //! cannot fail, and a value that is not an integer must stop the call, not be rewritten), so this

@@ -39,6 +39,43 @@
 //!    ([`BalanceStore::release`] gives it back).
 //! 3. Admin calls ([`BalanceStore::get`], [`BalanceStore::set`], [`BalanceStore::add`],
 //!    [`BalanceStore::get_text`], [`BalanceStore::set_text`]) are one store call each.
+//!
+//! ```
+//! use host_glue::mock::MockHost;
+//! use limiter::balance::{
+//!     BalanceLayout, Charge, LocalBalanceStore, Period, Refill, Resets, Rule, Settled,
+//! };
+//!
+//! let host = MockHost::new();
+//! let store = LocalBalanceStore::new();
+//! let alice = BalanceLayout::Remaining { key: "chat_quota:alice".into() };
+//! store.set_now(&host, "chat_quota:alice", 1000).unwrap();
+//! let charge = Charge {
+//!     rule: Rule::Positive { cost: 300 },
+//!     star_key: None,
+//!     refill: None,
+//!     now_ms: 1_700_000_000_000,
+//! };
+//! let decision = store.admit_now(&host, &alice, &charge).unwrap();
+//! assert!(decision.allowed());
+//! assert_eq!((decision.taken, decision.remaining), (300, 700));
+//! // The response used 120 tokens: 180 go back.
+//! let settled = store.settle_now(&host, &decision.reservation, 120).unwrap();
+//! assert_eq!(settled, Settled::Applied { value: 880 });
+//! assert_eq!(store.get_now(&host, "chat_quota:alice").unwrap(), Some(880));
+//!
+//! // With a monthly refill (UTC+8), the first admission of February resets the balance to 500.
+//! let refill = Refill {
+//!     period: Period::Monthly,
+//!     amount: 500,
+//!     utc_offset_minutes: 480,
+//!     resets: Resets::Remaining,
+//! };
+//! let february = Charge { refill: Some(refill), now_ms: 1_706_716_800_000, ..charge };
+//! let decision = store.admit_now(&host, &alice, &february).unwrap();
+//! assert!(decision.refilled);
+//! assert_eq!(decision.remaining, 200);
+//! ```
 
 mod calendar;
 mod local;

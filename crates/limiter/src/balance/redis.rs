@@ -90,25 +90,21 @@ impl RedisBalanceStore {
         }
     }
 
-    /// Sends one plain command. `orphaned`: the reply still runs (on the root context) when the
-    /// stream has ended, as settlements need.
-    #[allow(clippy::too_many_arguments)]
+    /// Sends one plain command on `key`.
     fn command<H: Host + 'static, T: 'static>(
         &self,
         host: &H,
         context_id: u32,
-        command: Command,
-        key: &str,
-        orphaned: bool,
+        call: PlainCall<'_>,
         decode: impl FnOnce(Value) -> Result<T, StoreError> + 'static,
         done: BalanceCallback<T>,
     ) -> Completion<Result<T, StoreError>> {
-        let key = key.to_string();
+        let key = call.key.to_string();
         let on_reply = move |reply: Result<Value, RedisError>| {
             done(reply.map_err(|e| command_error(e, &key)).and_then(decode));
         };
-        let bytes = command.to_bytes();
-        let sent = if orphaned {
+        let bytes = call.command.to_bytes();
+        let sent = if call.orphaned {
             self.client
                 .call_even_if_orphaned(host, context_id, &bytes, on_reply)
         } else {
@@ -117,6 +113,24 @@ impl RedisBalanceStore {
         match sent {
             Ok(_token) => Completion::Pending,
             Err(error) => Completion::Ready(Err(store_error(error))),
+        }
+    }
+}
+
+/// A plain command, the key it is about (named in errors), and whether its reply must still run
+/// (on the root context) when the stream has ended, as settlements need.
+struct PlainCall<'a> {
+    command: Command,
+    key: &'a str,
+    orphaned: bool,
+}
+
+impl<'a> PlainCall<'a> {
+    fn admin(command: Command, key: &'a str) -> Self {
+        Self {
+            command,
+            key,
+            orphaned: false,
         }
     }
 }
@@ -165,7 +179,12 @@ impl<H: Host + Clone + 'static> BalanceStore<H> for RedisBalanceStore {
                 Value::Integer(value) => Ok(Settled::Applied { value }),
                 other => Err(bad_reply("DECRBY reply: expected an integer", &other)),
             };
-            return self.command(host, context_id, command, &charged.key, true, decode, done);
+            let call = PlainCall {
+                command,
+                key: &charged.key,
+                orphaned: true,
+            };
+            return self.command(host, context_id, call, decode, done);
         }
         let (delta, floor) = match charged.counts {
             Counts::Remaining => (give_back, "0"),
@@ -205,7 +224,13 @@ impl<H: Host + Clone + 'static> BalanceStore<H> for RedisBalanceStore {
             other => Err(bad_reply("GET reply: expected a bulk string", &other)),
         };
         let command = Command::new("GET").arg(key);
-        self.command(host, context_id, command, key, false, decode, done)
+        self.command(
+            host,
+            context_id,
+            PlainCall::admin(command, key),
+            decode,
+            done,
+        )
     }
 
     fn set(
@@ -217,7 +242,13 @@ impl<H: Host + Clone + 'static> BalanceStore<H> for RedisBalanceStore {
         done: BalanceCallback<()>,
     ) -> Completion<Result<(), StoreError>> {
         let command = Command::new("SET").arg(key).arg_int(value);
-        self.command(host, context_id, command, key, false, decode_ok, done)
+        self.command(
+            host,
+            context_id,
+            PlainCall::admin(command, key),
+            decode_ok,
+            done,
+        )
     }
 
     fn add(
@@ -233,7 +264,13 @@ impl<H: Host + Clone + 'static> BalanceStore<H> for RedisBalanceStore {
             other => Err(bad_reply("INCRBY reply: expected an integer", &other)),
         };
         let command = Command::new("INCRBY").arg(key).arg_int(delta);
-        self.command(host, context_id, command, key, false, decode, done)
+        self.command(
+            host,
+            context_id,
+            PlainCall::admin(command, key),
+            decode,
+            done,
+        )
     }
 
     fn get_text(
@@ -249,7 +286,13 @@ impl<H: Host + Clone + 'static> BalanceStore<H> for RedisBalanceStore {
             other => Err(bad_reply("GET reply: expected a bulk string", &other)),
         };
         let command = Command::new("GET").arg(key);
-        self.command(host, context_id, command, key, false, decode, done)
+        self.command(
+            host,
+            context_id,
+            PlainCall::admin(command, key),
+            decode,
+            done,
+        )
     }
 
     fn set_text(
@@ -261,7 +304,13 @@ impl<H: Host + Clone + 'static> BalanceStore<H> for RedisBalanceStore {
         done: BalanceCallback<()>,
     ) -> Completion<Result<(), StoreError>> {
         let command = Command::new("SET").arg(key).arg(value);
-        self.command(host, context_id, command, key, false, decode_ok, done)
+        self.command(
+            host,
+            context_id,
+            PlainCall::admin(command, key),
+            decode_ok,
+            done,
+        )
     }
 }
 
