@@ -5,6 +5,8 @@
 //! - [`CounterStore`]: one trait, two stores that pass one behavioural test suite:
 //!   [`LocalStore`] (proxy-wasm shared data with compare-and-swap, exact across the workers of one
 //!   proxy) and [`RedisStore`] (one atomic Lua script per phase, shared by every replica).
+//! - [`balance`]: counters without a window (a prepaid quota per user, in Higress's own keys),
+//!   with calendar refills, over the same two backends.
 //!
 //! # Request lifecycle
 //!
@@ -35,6 +37,7 @@
 //! assert_eq!(store.admit_now(&host, &admission).unwrap().windows[0].used, 420);
 //! ```
 
+pub mod balance;
 pub mod key;
 mod local;
 mod plan;

@@ -31,11 +31,20 @@ pub enum StoreError {
     /// The proxy refused a shared-data write.
     #[error("shared data write refused: {0}")]
     SharedData(HostError),
+    /// A key holds a value the store does not write there (text in a balance key, which must be
+    /// a decimal integer; a refill marker that is not a period id): the key is named, nothing was
+    /// changed, and the value is never read as 0.
+    #[error("key {0:?} does not hold a decimal integer")]
+    BadValue(String),
+    /// The call asks for something its layout cannot do (a caller bug, e.g. a refill of the used
+    /// counter on a layout without one): nothing was sent.
+    #[error("invalid store call: {0}")]
+    Invalid(&'static str),
 }
 
 impl StoreError {
     /// A short stable name: `not_sent`, `transport`, `error_reply`, `bad_reply`, `contention`,
-    /// `shared_data`.
+    /// `shared_data`, `bad_value`, `invalid`.
     pub fn kind(&self) -> &'static str {
         match self {
             StoreError::NotSent(_) => "not_sent",
@@ -44,6 +53,8 @@ impl StoreError {
             StoreError::BadReply(_) => "bad_reply",
             StoreError::Contention { .. } => "contention",
             StoreError::SharedData(_) => "shared_data",
+            StoreError::BadValue(_) => "bad_value",
+            StoreError::Invalid(_) => "invalid",
         }
     }
 }

@@ -69,6 +69,64 @@ impl RedisRelay {
     }
 }
 
+impl RedisRelay {
+    /// As [`RedisRelay::relay_all`], but when the server cannot be reached (stopped, connection
+    /// reset) every waiting command gets the transport failure `status`, as the proxy reports a
+    /// Redis that is down.
+    pub fn relay_all_or_fail(&self, host: &MockHost, status: u32) {
+        loop {
+            let calls = host.redis_calls();
+            let pending: Vec<_> = calls.iter().skip(self.delivered.get()).cloned().collect();
+            if pending.is_empty() {
+                return;
+            }
+            self.delivered.set(calls.len());
+            let mut guard = self.conn.borrow_mut();
+            let (conn, buffer) = &mut *guard;
+            let replies: std::io::Result<Vec<Vec<u8>>> = pending
+                .iter()
+                .try_for_each(|call| conn.write_all(&call.query))
+                .and_then(|()| {
+                    pending
+                        .iter()
+                        .map(|_| try_read_reply(conn, buffer))
+                        .collect()
+                });
+            drop(guard);
+            match replies {
+                Ok(replies) => {
+                    for (call, reply) in pending.iter().zip(replies) {
+                        host.answer_redis(call.token, &reply);
+                    }
+                }
+                Err(_) => {
+                    for call in &pending {
+                        host.fail_redis(call.token, status);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads one RESP reply, or the I/O error that stopped it (a closed connection included).
+fn try_read_reply(conn: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<Vec<u8>> {
+    loop {
+        match resp_codec::decode(buffer) {
+            Ok((_, used)) => return Ok(buffer.drain(..used).collect()),
+            Err(e) if e.is_incomplete() => {
+                let mut chunk = [0u8; 4096];
+                let n = conn.read(&mut chunk)?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            Err(e) => panic!("redis sent malformed RESP: {e}"),
+        }
+    }
+}
+
 /// Reads exactly one RESP reply (the raw bytes), reading more while it is incomplete.
 fn read_reply(conn: &mut TcpStream, buffer: &mut Vec<u8>) -> Vec<u8> {
     loop {
