@@ -4,6 +4,7 @@
 //! applies to each request; quota checks and the admin API are being built (see the README's status table).
 
 mod config;
+pub mod jwt;
 mod policy;
 
 pub use config::Config;

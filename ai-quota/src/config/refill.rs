@@ -1,0 +1,353 @@
+//! `refill`: the quota is given anew at the start of every day, week or month.
+//!
+//! ```yaml
+//! refill:
+//!   period: monthly        # daily | weekly | monthly
+//!   amount: 1000000        # quota units at each period start (integer >= 0)
+//!   utc_offset: "+08:00"   # the clock the periods follow: "+HH:MM" / "-HH:MM" or minutes (480)
+//! ```
+//!
+//! Periods start at 00:00 of that clock: every day; every Monday (ISO weeks); the 1st of every
+//! month. What "given anew" does to the stored counters is the policy's business; this module
+//! only says when periods start.
+
+use config_envelope::{
+    as_object, describe, int_value, reject_unknown_fields, required_int, ConfigError, FieldPath,
+    Object,
+};
+use serde_json::Value;
+
+const FIELDS: [&str; 3] = ["period", "amount", "utc_offset"];
+/// Westernmost offset in use: UTC−12:00, in minutes.
+pub const MIN_OFFSET_MINUTES: i32 = -12 * 60;
+/// Easternmost offset in use: UTC+14:00, in minutes.
+pub const MAX_OFFSET_MINUTES: i32 = 14 * 60;
+
+const DAY: i64 = 86_400;
+
+/// How often the quota is refilled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefillPeriod {
+    /// Every day at 00:00.
+    Daily,
+    /// Every Monday at 00:00.
+    Weekly,
+    /// The 1st of every month at 00:00.
+    Monthly,
+}
+
+/// A compiled `refill` block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    /// `period`.
+    pub period: RefillPeriod,
+    /// `amount`: quota units given at each period start.
+    pub amount: u64,
+    /// `utc_offset` in minutes east of UTC (`+08:00` is 480).
+    pub utc_offset_minutes: i32,
+}
+
+impl Refill {
+    /// Reads the `refill` block at `path` (the block's own path).
+    ///
+    /// # Errors
+    /// Naming the member: not an object, an unknown member, a missing or unknown `period`, a
+    /// missing or negative `amount`, a malformed or out-of-range `utc_offset`.
+    pub fn parse(value: &Value, path: &FieldPath) -> Result<Refill, ConfigError> {
+        let map = as_object(value, path)?;
+        reject_unknown_fields(map, &FIELDS, path)?;
+        let period = super::fields::enum_field(
+            map,
+            "period",
+            path,
+            &[
+                ("daily", RefillPeriod::Daily),
+                ("weekly", RefillPeriod::Weekly),
+                ("monthly", RefillPeriod::Monthly),
+            ],
+        )?
+        .ok_or_else(|| {
+            ConfigError::at(
+                &path.key("period"),
+                "missing required field, expected one of: daily, weekly, monthly",
+            )
+        })?;
+        let amount = required_int::<u64>(map, "amount", path)?;
+        let utc_offset_minutes = match map.get("utc_offset").filter(|v| !v.is_null()) {
+            None => 0,
+            Some(offset) => parse_offset(offset, &path.key("utc_offset"))?,
+        };
+        Ok(Refill {
+            period,
+            amount,
+            utc_offset_minutes,
+        })
+    }
+
+    /// The period that holds `now_secs` (Unix seconds): its start and the next one's start, in
+    /// Unix seconds (clamped at 0).
+    pub fn window(&self, now_secs: u64) -> (u64, u64) {
+        let offset = i64::from(self.utc_offset_minutes) * 60;
+        let local = i64::try_from(now_secs).unwrap_or(i64::MAX / 2) + offset;
+        let day = local.div_euclid(DAY);
+        let (start_day, next_day) = match self.period {
+            RefillPeriod::Daily => (day, day + 1),
+            RefillPeriod::Weekly => {
+                // 1970-01-01 was a Thursday: Monday-based weekday = (day + 3) mod 7.
+                let monday = day - (day + 3).rem_euclid(7);
+                (monday, monday + 7)
+            }
+            RefillPeriod::Monthly => {
+                let (year, month, _) = civil_from_days(day);
+                let (next_year, next_month) = if month == 12 {
+                    (year + 1, 1)
+                } else {
+                    (year, month + 1)
+                };
+                (
+                    days_from_civil(year, month, 1),
+                    days_from_civil(next_year, next_month, 1),
+                )
+            }
+        };
+        let utc = |d: i64| u64::try_from(d * DAY - offset).unwrap_or(0);
+        (utc(start_day), utc(next_day))
+    }
+}
+
+/// `"+08:00"` / `"-05:30"`, or minutes as a number or digit string.
+fn parse_offset(value: &Value, path: &FieldPath) -> Result<i32, ConfigError> {
+    let out_of_range = |minutes: i64| {
+        ConfigError::at(
+            path,
+            format!(
+                "{minutes} minutes is outside the offsets in use, -12:00 to +14:00 \
+                 ({MIN_OFFSET_MINUTES} to {MAX_OFFSET_MINUTES} minutes)"
+            ),
+        )
+    };
+    let minutes: i64 = match value {
+        Value::String(text) if text.contains(':') => parse_hh_mm(text).ok_or_else(|| {
+            ConfigError::at(
+                path,
+                format!(
+                    "expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or minutes east of UTC \
+                     (480), got {}",
+                    describe(value)
+                ),
+            )
+        })?,
+        _ => int_value::<i64>(value, path).map_err(|_| {
+            ConfigError::at(
+                path,
+                format!(
+                    "expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or minutes east of UTC \
+                     (480), got {}",
+                    describe(value)
+                ),
+            )
+        })?,
+    };
+    if !(i64::from(MIN_OFFSET_MINUTES)..=i64::from(MAX_OFFSET_MINUTES)).contains(&minutes) {
+        return Err(out_of_range(minutes));
+    }
+    i32::try_from(minutes).map_err(|_| out_of_range(minutes))
+}
+
+fn parse_hh_mm(text: &str) -> Option<i64> {
+    let bytes = text.as_bytes();
+    let [sign, h1, h2, b':', m1, m2] = *bytes else {
+        return None;
+    };
+    let digit = |b: u8| b.is_ascii_digit().then(|| i64::from(b - b'0'));
+    let hours = digit(h1)? * 10 + digit(h2)?;
+    let minutes = digit(m1)? * 10 + digit(m2)?;
+    if minutes >= 60 {
+        return None;
+    }
+    let total = hours * 60 + minutes;
+    match sign {
+        b'+' => Some(total),
+        b'-' => Some(-total),
+        _ => None,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (`month` 1..=12).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let shifted_month = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * shifted_month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// The date of a day count since 1970-01-01: (year, month 1..=12, day 1..=31).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// The `refill` block of a config object, when present.
+///
+/// # Errors
+/// As [`Refill::parse`].
+pub fn parse_optional(map: &Object, path: &FieldPath) -> Result<Option<Refill>, ConfigError> {
+    match map.get("refill").filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(value) => Refill::parse(value, &path.key("refill")).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn refill(value: Value) -> Result<Refill, String> {
+        Refill::parse(&value, &FieldPath::root().key("refill")).map_err(|e| e.to_string())
+    }
+
+    /// 2026-03-15 12:34:56 UTC, a Sunday.
+    const MID_MARCH: u64 = 1_773_578_096;
+
+    #[test]
+    fn civil_dates_round_trip_and_match_known_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(days_from_civil(2026, 3, 15), 20_527);
+        for day in (-800_000..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), day, "{y}-{m}-{d}");
+        }
+    }
+
+    #[test]
+    fn windows_follow_the_configured_clock() {
+        let daily = refill(json!({"period": "daily", "amount": 5})).unwrap();
+        assert_eq!(
+            daily,
+            Refill {
+                period: RefillPeriod::Daily,
+                amount: 5,
+                utc_offset_minutes: 0
+            }
+        );
+        // 2026-03-15 00:00 UTC .. 2026-03-16 00:00 UTC.
+        assert_eq!(daily.window(MID_MARCH), (1_773_532_800, 1_773_619_200));
+
+        let shanghai =
+            refill(json!({"period": "daily", "amount": 5, "utc_offset": "+08:00"})).unwrap();
+        assert_eq!(shanghai.utc_offset_minutes, 480);
+        // 20:34 in Shanghai: the day began at 16:00 UTC on the 14th.
+        assert_eq!(shanghai.window(MID_MARCH), (1_773_504_000, 1_773_590_400));
+
+        let weekly = refill(json!({"period": "weekly", "amount": 1})).unwrap();
+        // Sunday the 15th belongs to the week of Monday the 9th.
+        assert_eq!(weekly.window(MID_MARCH), (1_773_014_400, 1_773_619_200));
+
+        let monthly =
+            refill(json!({"period": "monthly", "amount": 1, "utc_offset": -300})).unwrap();
+        // New York (UTC-05:00): 2026-03-01 05:00 UTC .. 2026-04-01 05:00 UTC.
+        assert_eq!(monthly.window(MID_MARCH), (1_772_341_200, 1_775_019_600));
+        let december = refill(json!({"period": "monthly", "amount": 1})).unwrap();
+        // 2026-12-31 23:59:59 UTC: December, then January 2027.
+        assert_eq!(
+            december.window(1_798_761_599),
+            (1_796_083_200, 1_798_761_600)
+        );
+    }
+
+    #[test]
+    fn offsets_in_both_forms_and_string_numbers_are_read() {
+        let read = |v: Value| {
+            refill(json!({"period": "daily", "amount": "7", "utc_offset": v}))
+                .map(|r| (r.amount, r.utc_offset_minutes))
+        };
+        assert_eq!(read(json!("-05:30")), Ok((7, -330)));
+        assert_eq!(read(json!("+14:00")), Ok((7, 840)));
+        assert_eq!(read(json!("-12:00")), Ok((7, -720)));
+        assert_eq!(read(json!("480")), Ok((7, 480)));
+        assert_eq!(read(json!(0)), Ok((7, 0)));
+    }
+
+    #[test]
+    fn bad_refill_blocks_are_refused_with_the_member_and_the_fix() {
+        let cases = [
+            (
+                json!("daily"),
+                "refill: expected object, got string \"daily\"",
+            ),
+            (
+                json!({"amount": 1}),
+                "refill.period: missing required field, expected one of: daily, weekly, monthly",
+            ),
+            (
+                json!({"period": "hourly", "amount": 1}),
+                "refill.period: unknown value \"hourly\", expected one of: daily, weekly, monthly",
+            ),
+            (
+                json!({"period": "daily"}),
+                "refill.amount: missing required field, expected integer",
+            ),
+            (
+                json!({"period": "daily", "amount": -1}),
+                "refill.amount: expected integer between 0 and 18446744073709551615, got number -1",
+            ),
+            (
+                json!({"period": "daily", "amount": 1.5}),
+                "refill.amount: expected integer, got number 1.5",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": "+8:00"}),
+                "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
+                 minutes east of UTC (480), got string \"+8:00\"",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": "+08:60"}),
+                "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
+                 minutes east of UTC (480), got string \"+08:60\"",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": "UTC"}),
+                "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
+                 minutes east of UTC (480), got string \"UTC\"",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": "+15:00"}),
+                "refill.utc_offset: 900 minutes is outside the offsets in use, -12:00 to +14:00 \
+                 (-720 to 840 minutes)",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": -721}),
+                "refill.utc_offset: -721 minutes is outside the offsets in use, -12:00 to +14:00 \
+                 (-720 to 840 minutes)",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "offset": 60}),
+                "refill.offset: unknown field, expected one of: period, amount, utc_offset",
+            ),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(refill(value.clone()).unwrap_err(), expected, "{value}");
+        }
+    }
+}
