@@ -345,14 +345,14 @@ fn coordinate(
     jwk: &Object,
     member: &str,
     len: usize,
-    crv: &str,
+    what: &str,
     path: &FieldPath,
 ) -> Result<Vec<u8>, ConfigError> {
     let bytes = member_bytes(jwk, member, path)?;
     if bytes.len() != len {
         return Err(ConfigError::at(
             &path.key(member),
-            format!("a {crv} coordinate is {len} bytes, got {}", bytes.len()),
+            format!("{what} is {len} bytes, got {}", bytes.len()),
         ));
     }
     Ok(bytes)
@@ -375,8 +375,9 @@ fn ec_key(jwk: &Object, path: &FieldPath) -> Result<(KeyKind, DecodingKey), Conf
             ))
         }
     };
-    let x = coordinate(jwk, "x", len, crv, path)?;
-    let y = coordinate(jwk, "y", len, crv, path)?;
+    let what = format!("a {crv} coordinate");
+    let x = coordinate(jwk, "x", len, &what, path)?;
+    let y = coordinate(jwk, "y", len, &what, path)?;
     let mut point = Vec::with_capacity(1 + 2 * len);
     point.push(0x04);
     point.extend_from_slice(&x);
@@ -407,7 +408,7 @@ fn okp_key(jwk: &Object, path: &FieldPath) -> Result<DecodingKey, ConfigError> {
             ))
         }
     }
-    let x = coordinate(jwk, "x", 32, "Ed25519", path)?;
+    let x = coordinate(jwk, "x", 32, "an Ed25519 public key", path)?;
     let key = DecodingKey::from_ed_der(&x);
     if !check_parses(&key, Algorithm::EdDSA) {
         return Err(ConfigError::at(&path.key("x"), "not an Ed25519 public key"));
