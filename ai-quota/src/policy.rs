@@ -16,13 +16,7 @@ impl lifecycle::Policy for Config {
         StreamOptions::default()
     }
 
-    fn gate(&self, head: &dyn RequestView) -> Gate {
-        if let Some(j) = self.jwt() {
-            let v = head.header("authorization").unwrap_or_default();
-            if j.verifier.verify(v.as_ref(), 0).is_ok() {
-                return Gate::Observe;
-            }
-        }
+    fn gate(&self, _head: &dyn RequestView) -> Gate {
         Gate::Pass
     }
 
