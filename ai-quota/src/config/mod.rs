@@ -318,27 +318,24 @@ fn detect_mode(map: &Object, path: &FieldPath) -> Result<bool, ConfigError> {
 
 /// Refuses a field of the other mode (saying so) and unknown fields (listing the accepted ones).
 fn check_fields(map: &Object, path: &FieldPath, jwt: bool) -> Result<(), ConfigError> {
-    let mut known: Vec<&str> = COMMON_FIELDS.to_vec();
-    known.extend(CostConfig::FIELDS);
-    let jwt_only = JWT_FIELDS.into_iter().chain(Verifier::FIELDS);
-    if jwt {
-        known.extend(jwt_only);
-        if let Some(field) = CONSUMER_FIELDS.into_iter().find(|k| map.contains_key(*k)) {
-            return Err(ConfigError::at(
-                &path.key(field),
-                "is a consumer-mode field, but admin_key makes this a JWT-mode config; remove it",
-            ));
-        }
+    let jwt_only: Vec<&str> = JWT_FIELDS.into_iter().chain(Verifier::FIELDS).collect();
+    let (own, other): (&[&str], &[&str]) = if jwt {
+        (&jwt_only, &CONSUMER_FIELDS)
     } else {
-        known.extend(CONSUMER_FIELDS);
-        if let Some(field) = jwt_only.into_iter().find(|k| map.contains_key(*k)) {
-            return Err(ConfigError::at(
-                &path.key(field),
-                "is a JWT-mode field, but admin_consumer makes this a consumer-mode config; \
-                 remove it, or replace admin_consumer with admin_key for JWT mode",
-            ));
-        }
+        (&CONSUMER_FIELDS, &jwt_only)
+    };
+    if let Some(field) = other.iter().find(|k| map.contains_key(**k)) {
+        let message = if jwt {
+            "is a consumer-mode field, but admin_key makes this a JWT-mode config; remove it"
+        } else {
+            "is a JWT-mode field, but admin_consumer makes this a consumer-mode config; remove \
+             it, or replace admin_consumer with admin_key for JWT mode"
+        };
+        return Err(ConfigError::at(&path.key(field), message));
     }
+    let mut known: Vec<&str> = own.to_vec();
+    known.extend(COMMON_FIELDS);
+    known.extend(CostConfig::FIELDS);
     reject_unknown_fields(map, &known, path)
 }
 
