@@ -126,30 +126,32 @@ fn parse_offset(value: &Value, path: &FieldPath) -> Result<i32, ConfigError> {
             ),
         )
     };
+    let malformed = || {
+        ConfigError::at(
+            path,
+            format!(
+                "expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or minutes east of UTC as a \
+                 number (480), got {}",
+                describe(value)
+            ),
+        )
+    };
     let minutes: i64 = match value {
-        Value::String(text) if text.contains(':') => parse_hh_mm(text).ok_or_else(|| {
-            ConfigError::at(
-                path,
-                format!(
-                    "expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or minutes east of UTC \
-                     (480), got {}",
-                    describe(value)
-                ),
-            )
-        })?,
-        _ => int_value::<i64>(value, path).map_err(|_| {
-            ConfigError::at(
-                path,
-                format!(
-                    "expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or minutes east of UTC \
-                     (480), got {}",
-                    describe(value)
-                ),
-            )
-        })?,
+        Value::String(text) => parse_hh_mm(text).ok_or_else(malformed)?,
+        Value::Number(_) => int_value::<i64>(value, path).map_err(|_| malformed())?,
+        _ => return Err(malformed()),
     };
     if !(i64::from(MIN_OFFSET_MINUTES)..=i64::from(MAX_OFFSET_MINUTES)).contains(&minutes) {
         return Err(out_of_range(minutes));
+    }
+    if minutes % 15 != 0 {
+        return Err(ConfigError::at(
+            path,
+            format!(
+                "{minutes} minutes is not a UTC offset (offsets are whole quarter hours); for \
+                 hours write \"+HH:MM\", e.g. \"+08:00\" or 480 for UTC+8"
+            ),
+        ));
     }
     i32::try_from(minutes).map_err(|_| out_of_range(minutes))
 }
@@ -285,7 +287,8 @@ mod tests {
         assert_eq!(read(json!("-05:30")), Ok((7, -330)));
         assert_eq!(read(json!("+14:00")), Ok((7, 840)));
         assert_eq!(read(json!("-12:00")), Ok((7, -720)));
-        assert_eq!(read(json!("480")), Ok((7, 480)));
+        assert_eq!(read(json!(480)), Ok((7, 480)));
+        assert_eq!(read(json!("+05:45")), Ok((7, 345)));
         assert_eq!(read(json!(0)), Ok((7, 0)));
     }
 
@@ -319,17 +322,17 @@ mod tests {
             (
                 json!({"period": "daily", "amount": 1, "utc_offset": "+8:00"}),
                 "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
-                 minutes east of UTC (480), got string \"+8:00\"",
+                 minutes east of UTC as a number (480), got string \"+8:00\"",
             ),
             (
                 json!({"period": "daily", "amount": 1, "utc_offset": "+08:60"}),
                 "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
-                 minutes east of UTC (480), got string \"+08:60\"",
+                 minutes east of UTC as a number (480), got string \"+08:60\"",
             ),
             (
                 json!({"period": "daily", "amount": 1, "utc_offset": "UTC"}),
                 "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
-                 minutes east of UTC (480), got string \"UTC\"",
+                 minutes east of UTC as a number (480), got string \"UTC\"",
             ),
             (
                 json!({"period": "daily", "amount": 1, "utc_offset": "+15:00"}),
@@ -340,6 +343,21 @@ mod tests {
                 json!({"period": "daily", "amount": 1, "utc_offset": -721}),
                 "refill.utc_offset: -721 minutes is outside the offsets in use, -12:00 to +14:00 \
                  (-720 to 840 minutes)",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": "480"}),
+                "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
+                 minutes east of UTC as a number (480), got string \"480\"",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": 8}),
+                "refill.utc_offset: 8 minutes is not a UTC offset (offsets are whole quarter \
+                 hours); for hours write \"+HH:MM\", e.g. \"+08:00\" or 480 for UTC+8",
+            ),
+            (
+                json!({"period": "daily", "amount": 1, "utc_offset": true}),
+                "refill.utc_offset: expected \"+HH:MM\" or \"-HH:MM\" (e.g. \"+08:00\") or \
+                 minutes east of UTC as a number (480), got boolean true",
             ),
             (
                 json!({"period": "daily", "amount": 1, "offset": 60}),

@@ -158,10 +158,16 @@ fn seed_002_basic_configuration_loads_verbatim() {
     assert_eq!(config.unit.name(), "requests");
     let w = weights(&config);
     assert_eq!(w.len(), 4);
-    let got: Vec<u64> = ["gpt-3.5-turbo", "gpt-4", "gpt-4-turbo", "gpt-4o", "qwen-max"]
-        .into_iter()
-        .map(|m| w.weight(Some(m)))
-        .collect();
+    let got: Vec<u64> = [
+        "gpt-3.5-turbo",
+        "gpt-4",
+        "gpt-4-turbo",
+        "gpt-4o",
+        "qwen-max",
+    ]
+    .into_iter()
+    .map(|m| w.weight(Some(m)))
+    .collect();
     assert_eq!(got, [1, 2, 3, 4, 1]);
     assert_eq!(w.weight(None), 1);
     assert_extension_defaults(&config);
@@ -240,7 +246,13 @@ fn seed_002_qwen_model_mapping_loads_verbatim() {
     assert_eq!(mapping.map("claude-3"), Some("qwen-turbo"), "wildcard");
     assert_eq!(
         mapping.listed_models().collect::<Vec<_>>(),
-        ["gpt-3.5-turbo", "gpt-4", "gpt-4-turbo", "gpt-4o", "text-embedding-v1"]
+        [
+            "gpt-3.5-turbo",
+            "gpt-4",
+            "gpt-4-turbo",
+            "gpt-4o",
+            "text-embedding-v1"
+        ]
     );
     let w = weights(&config);
     assert_eq!(
@@ -411,10 +423,16 @@ fn jwt_mode_may_count_tokens_and_consumer_mode_requests() {
     }))
     .unwrap();
     let w = weights(&config);
-    let got: Vec<u64> = [Some("gpt-4o"), Some("gpt-4o-mini"), Some("o1-mini"), Some("qwen"), None]
-        .into_iter()
-        .map(|m| w.weight(m))
-        .collect();
+    let got: Vec<u64> = [
+        Some("gpt-4o"),
+        Some("gpt-4o-mini"),
+        Some("o1-mini"),
+        Some("qwen"),
+        None,
+    ]
+    .into_iter()
+    .map(|m| w.weight(m))
+    .collect();
     // Exact name, then the longest wildcard (a prefix wins a tie), then `*`.
     assert_eq!(got, [3, 3, 1, 2, 2]);
 }
@@ -441,7 +459,9 @@ fn path_suffixes_compare_the_path_without_its_query() {
     assert!(charged(b"/openai/v1/chat/completions?api-version=2024"));
     assert!(charged(b"/v1/messages#frag"));
     assert!(charged(b"/v1/responses"));
-    assert!(charged(b"/v1beta/models/gemini-2.0-flash:generateContent?key=k"));
+    assert!(charged(
+        b"/v1beta/models/gemini-2.0-flash:generateContent?key=k"
+    ));
     assert!(charged(
         b"/v1beta/models/gemini-2.0-flash:streamGenerateContent?alt=sse"
     ));
@@ -466,7 +486,10 @@ fn reserved_fields_are_ignored_with_a_warning() {
         &FieldPath::root().key("_rules_").index(2),
     )
     .unwrap();
-    assert_eq!(rule.warnings, ["_rules_[2]._x_: ignored (reserved for the gateway)"]);
+    assert_eq!(
+        rule.warnings,
+        ["_rules_[2]._x_: ignored (reserved for the gateway)"]
+    );
 }
 
 #[test]
