@@ -171,8 +171,7 @@ pub struct ConsumerMode {
     pub admin_path: String,
 }
 
-/// JWT mode's fields.
-#[derive(Debug)]
+/// JWT mode's fields. `Debug` shows `admin_key` as `[redacted]`.
 pub struct JwtMode {
     /// `redis_key_prefix` (default `chat_quota:`): `<prefix><user id>` holds the total quota.
     pub redis_key_prefix: String,
@@ -199,6 +198,25 @@ pub struct JwtMode {
     pub provider: Provider,
     /// The token check built from `jwks`, `clock_skew_seconds`, `identity_claim`.
     pub verifier: Verifier,
+}
+
+impl core::fmt::Debug for JwtMode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("JwtMode")
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("redis_used_prefix", &self.redis_used_prefix)
+            .field("redis_star_prefix", &self.redis_star_prefix)
+            .field("check_github_star", &self.check_github_star)
+            .field("token_header", &self.token_header)
+            .field("admin_header", &self.admin_header)
+            .field("admin_key", &"[redacted]")
+            .field("admin_path", &self.admin_path)
+            .field("deduct_header", &self.deduct_header)
+            .field("deduct_header_value", &self.deduct_header_value)
+            .field("provider", &self.provider)
+            .field("verifier", &self.verifier)
+            .finish()
+    }
 }
 
 /// What happens when the quota store fails (`failure_mode`).

@@ -337,6 +337,11 @@ fn jwt_mode_defaults_follow_the_seed_table() {
     assert!(weights(&config).is_empty());
     assert_extension_defaults(&config);
     assert_eq!(config.warnings, [DECODE_ONLY_WARNING]);
+    let shown = format!("{config:?}");
+    assert!(
+        shown.contains("admin_key: \"[redacted]\"") && !shown.contains("a-long-enough-secret"),
+        "{shown}"
+    );
 }
 
 #[test]
