@@ -5,6 +5,7 @@
 
 pub mod admin;
 mod config;
+pub mod jwt;
 pub mod models;
 mod policy;
 
