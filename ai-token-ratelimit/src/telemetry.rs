@@ -7,16 +7,15 @@
 //! - `ai_token_ratelimit.reserved_tokens`, `.settled_tokens`: cost reserved at admission and
 //!   charged at the end (their gap is the estimation slack).
 
-use host_glue::log::PluginLog;
+use host_glue::log::{Bursts, PluginLog};
 use host_glue::metrics::{higress_metric_name, Metrics};
 use host_glue::plugin::{cluster_name, route_name};
 use host_glue::Host;
 use limiter::StoreError;
-use std::cell::Cell;
 
 thread_local! {
     static METRICS: Metrics = Metrics::new();
-    static BURST: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    static BURSTS: Bursts = const { Bursts::new(ERROR_LOG_INTERVAL_MS) };
 }
 
 /// How long one store-error log line stands for the errors after it.
@@ -57,8 +56,7 @@ pub fn settled<H: Host + ?Sized>(host: &H, tokens: u64) {
     METRICS.with(|metrics| metrics.add(host, "ai_token_ratelimit.settled_tokens", tokens));
 }
 
-/// Counts a store error and logs it, once per burst: the first error is logged, later ones
-/// within [`ERROR_LOG_INTERVAL_MS`] are counted and summed up in the next line.
+/// Counts a store error and logs it, once per burst (see [`Bursts`]).
 pub fn store_error<H: Host + ?Sized>(
     host: &H,
     log: &PluginLog<'_>,
@@ -66,18 +64,11 @@ pub fn store_error<H: Host + ?Sized>(
     error: &StoreError,
 ) {
     METRICS.with(|metrics| metrics.add(host, "ai_token_ratelimit.store_errors", 1));
-    let now = host.now_ms();
-    let (last, suppressed) = BURST.with(Cell::get);
-    if last != 0 && now.saturating_sub(last) < ERROR_LOG_INTERVAL_MS {
-        BURST.with(|burst| burst.set((last, suppressed + 1)));
-        return;
-    }
-    BURST.with(|burst| burst.set((now, 0)));
-    log.warn(
-        host,
-        format_args!(
-            "store error ({}) on {phase}: {error}; {suppressed} more since the last report",
-            error.kind()
-        ),
-    );
+    BURSTS.with(|bursts| {
+        bursts.warn(
+            host,
+            log,
+            format_args!("store error ({}) on {phase}: {error}", error.kind()),
+        )
+    });
 }

@@ -63,6 +63,42 @@ impl<'a> PluginLog<'a> {
     }
 }
 
+/// Logs a recurring problem once per burst: the first occurrence is written, later ones within
+/// `interval_ms` are only counted, and the next line written says how many were left out. For
+/// store errors, which come in floods when Redis is down.
+#[derive(Debug)]
+pub struct Bursts {
+    interval_ms: u64,
+    /// The time the last line was written (0: never) and the occurrences left out since.
+    state: std::cell::Cell<(u64, u64)>,
+}
+
+impl Bursts {
+    /// One line per `interval_ms` at most.
+    pub const fn new(interval_ms: u64) -> Self {
+        Self {
+            interval_ms,
+            state: std::cell::Cell::new((0, 0)),
+        }
+    }
+
+    /// Records one occurrence; writes `args` (followed by the count of those left out since the
+    /// last line) as a warning unless a line was written less than the interval ago.
+    pub fn warn<H: Host + ?Sized>(&self, host: &H, log: &PluginLog<'_>, args: Arguments<'_>) {
+        let now = host.now_ms();
+        let (last, suppressed) = self.state.get();
+        if last != 0 && now.saturating_sub(last) < self.interval_ms {
+            self.state.set((last, suppressed + 1));
+            return;
+        }
+        self.state.set((now, 0));
+        log.warn(
+            host,
+            format_args!("{args}; {suppressed} more since the last report"),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +114,27 @@ mod tests {
             vec![
                 (LogLevel::Info, "[ai-quota] [abc] hello 1".to_string()),
                 (LogLevel::Warn, "[ai-quota] [nil] no request".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_burst_is_one_line_and_the_next_line_counts_what_was_left_out() {
+        let host = MockHost::new();
+        host.set_now_ms(1_000);
+        let bursts = Bursts::new(10_000);
+        let log = PluginLog::plugin("p");
+        for _ in 0..3 {
+            bursts.warn(&host, &log, format_args!("store down"));
+        }
+        host.advance_ms(10_000);
+        bursts.warn(&host, &log, format_args!("store down"));
+        let lines: Vec<String> = host.logs().into_iter().map(|(_, l)| l).collect();
+        assert_eq!(
+            lines,
+            [
+                "[p] [nil] store down; 0 more since the last report",
+                "[p] [nil] store down; 2 more since the last report"
             ]
         );
     }
