@@ -5,7 +5,8 @@
 //! it grown; a body callback that continues sends its buffer upstream (after the filter's
 //! edits); paused headers go upstream when the filter resumes the request; unless
 //! `allow_on_headers_stop_iteration` is set, a paused headers callback also withholds the body
-//! from the filter until it resumes (Envoy's `StopAllIterationAndWatermark`).
+//! from the filter until it resumes (Envoy's `StopAllIterationAndWatermark`); once the filter
+//! sent a local reply, the request side is over: nothing more reaches the filter or the upstream.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -101,6 +102,9 @@ impl<P: Policy> StreamSim<P> {
     /// A request body chunk arrives. `None` when Envoy withheld it from the filter (paused
     /// headers without `allow_on_headers_stop_iteration`).
     pub fn request_body(&mut self, chunk: &[u8], end_of_stream: bool) -> Option<Flow> {
+        if self.answered() {
+            return None;
+        }
         if self.headers_paused && !self.allow_on_headers_stop_iteration {
             self.withheld.extend_from_slice(chunk);
             self.withheld_end |= end_of_stream;
@@ -132,6 +136,9 @@ impl<P: Policy> StreamSim<P> {
 
     /// Request trailers arrive.
     pub fn request_trailers(&mut self) -> Flow {
+        if self.answered() {
+            return Flow::Pause;
+        }
         let flow = Stream::on_request_trailers(&self.stream, &self.host);
         if flow == Flow::Continue {
             self.send_headers_upstream();
@@ -184,15 +191,23 @@ impl<P: Policy> StreamSim<P> {
         }
     }
 
+    /// Whether the filter answered the request itself (a local reply ends the request side).
+    pub fn answered(&self) -> bool {
+        self.host.local_reply().is_some()
+    }
+
     fn send_headers_upstream(&mut self) {
         self.headers_paused = false;
-        if self.upstream_headers.is_none() {
+        if self.upstream_headers.is_none() && !self.answered() {
             self.upstream_headers = Some(self.host.headers_of(HeaderMap::RequestHeaders));
         }
     }
 
     fn send_body_upstream(&mut self) {
         self.body_paused = false;
+        if self.answered() {
+            return;
+        }
         self.upstream_body
             .extend_from_slice(&self.host.body_buffer(Direction::Request));
         self.host.set_body_buffer(Direction::Request, b"");
