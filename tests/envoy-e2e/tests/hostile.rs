@@ -118,9 +118,19 @@ fn seed000_ratelimit() -> Value {
     })
 }
 
-/// Seed 000's ai-quota config with its `redis` block removed.
+/// Seed 000's ai-quota config with its `redis` block removed, and a daily refill no test
+/// exhausts, so every consumer (`x-mse-consumer`) has quota from its first request.
 fn seed000_quota() -> Value {
-    json!({"redis_key_prefix": "chat_quota:", "admin_consumer": "aliyun-admin", "admin_path": "/quota"})
+    json!({"redis_key_prefix": "chat_quota:", "admin_consumer": "aliyun-admin", "admin_path": "/quota",
+           "refill": {"period": "daily", "amount": HUGE}})
+}
+
+/// ai-quota charging each request its model's weight: it decides on the whole body, so it
+/// holds the body (as a limit by model does).
+fn weighted_quota() -> Value {
+    json!({"admin_consumer": "aliyun-admin", "quota_unit": "requests",
+           "model_quota_weights": {"gpt-4o": 2, "*": 1},
+           "refill": {"period": "daily", "amount": HUGE}})
 }
 
 /// A limit no test reaches.
@@ -204,11 +214,16 @@ fn header_reading_cases() -> Vec<Case> {
             ratelimit_item("limit_by_per_consumer", "", "*"),
             false,
         ),
-        Case::new("ai-quota", "{}", json!({}), false),
         Case::new(
             "ai-quota",
-            "seed 000 (redis removed)",
+            "seed 000 (redis removed, daily refill)",
             seed000_quota(),
+            false,
+        ),
+        Case::new(
+            "ai-quota",
+            "requests weighted by model",
+            weighted_quota(),
             false,
         ),
         Case::new("ai-statistics", "{}", json!({}), false),
@@ -624,7 +639,11 @@ fn send_large(envoy: &Envoy, mock: &MockLlm, path: &str, body: &[u8], api_key: &
         envoy.listener_addr(),
         "POST",
         path,
-        &[("content-type", "application/json"), ("x-api-key", api_key)],
+        &[
+            ("content-type", "application/json"),
+            ("x-api-key", api_key),
+            ("x-mse-consumer", api_key),
+        ],
         body,
     );
     // Envoy may answer (413) and close while the body is still going out: the client then
@@ -761,7 +780,7 @@ fn seed_cases() -> Vec<Case> {
         ),
         Case::new(
             "ai-quota",
-            "seed 000 (redis removed)",
+            "seed 000 (redis removed, daily refill)",
             seed000_quota(),
             false,
         ),
@@ -811,7 +830,12 @@ fn large_requests_shipped_config() {
         ratelimit_item("limit_by_per_header", "x-api-key", "*"),
         false,
     ));
-    cases.push(Case::new("ai-quota", "{}", json!({}), false));
+    cases.push(Case::new(
+        "ai-quota",
+        "requests weighted by model (holds the body)",
+        weighted_quota(),
+        false,
+    ));
     large_requests(
         "shipped template (allow_on_headers_stop_iteration, 32 MiB)",
         EnvoyBuilder::shipped,

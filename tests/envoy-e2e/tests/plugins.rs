@@ -31,27 +31,40 @@ fn configured_line(plugin: &str) -> String {
     format!("[{plugin}] [nil] configured: ")
 }
 
-/// Loads `plugin` with `{}`: validate mode, then live with one JSON and one
+/// The smallest config each plugin accepts: ai-quota needs its admin's identity (here with a
+/// daily refill, so a consumer has quota from its first request).
+fn minimal_config(plugin: &str) -> serde_json::Value {
+    match plugin {
+        "ai-quota" => json!({"admin_consumer": "admin",
+                             "refill": {"period": "daily", "amount": 1_000_000}}),
+        _ => json!({}),
+    }
+}
+
+/// The identity ai-quota charges (Higress's auth plugins set it); the others ignore it.
+const CONSUMER: [(&str, &str); 1] = [("x-mse-consumer", "alice")];
+
+/// Loads `plugin` with its minimal config: validate mode, then live with one JSON and one
 /// streamed request through it.
-fn loads_with_empty_config(plugin: &str) {
+fn loads_with_minimal_config(plugin: &str) {
     let mock = MockLlm::start(MockConfig::new());
     let builder = EnvoyBuilder::basic()
         .upstream_port(mock.port())
-        .wasm(plugin, &json!({}));
+        .wasm(plugin, &minimal_config(plugin));
     builder
         .validate()
         .unwrap_or_else(|e| panic!("{plugin}: {e}"));
     let envoy = builder.start();
     let r = envoy.post_json(
         "/limited/v1/chat/completions",
-        &[],
+        &CONSUMER,
         &json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
     );
     assert_eq!(r.status, 200, "{plugin}: {}", r.text());
     assert_eq!(r.json()["usage"]["total_tokens"], 18);
     let r = envoy.post_json(
         "/v1/chat/completions",
-        &[],
+        &CONSUMER,
         &json!({"model": "gpt-4o", "stream": true, "messages": []}),
     );
     assert_eq!(r.status, 200, "{plugin}: {}", r.text());
@@ -65,29 +78,29 @@ fn loads_with_empty_config(plugin: &str) {
 }
 
 #[test]
-fn ai_token_ratelimit_loads_with_empty_config() {
+fn ai_token_ratelimit_loads_with_minimal_config() {
     if !skip(
-        "ai_token_ratelimit_loads_with_empty_config",
+        "ai_token_ratelimit_loads_with_minimal_config",
         Some("ai-token-ratelimit"),
     ) {
-        loads_with_empty_config("ai-token-ratelimit");
+        loads_with_minimal_config("ai-token-ratelimit");
     }
 }
 
 #[test]
-fn ai_quota_loads_with_empty_config() {
-    if !skip("ai_quota_loads_with_empty_config", Some("ai-quota")) {
-        loads_with_empty_config("ai-quota");
+fn ai_quota_loads_with_minimal_config() {
+    if !skip("ai_quota_loads_with_minimal_config", Some("ai-quota")) {
+        loads_with_minimal_config("ai-quota");
     }
 }
 
 #[test]
-fn ai_statistics_loads_with_empty_config() {
+fn ai_statistics_loads_with_minimal_config() {
     if !skip(
-        "ai_statistics_loads_with_empty_config",
+        "ai_statistics_loads_with_minimal_config",
         Some("ai-statistics"),
     ) {
-        loads_with_empty_config("ai-statistics");
+        loads_with_minimal_config("ai-statistics");
     }
 }
 
@@ -99,12 +112,12 @@ fn all_plugins_chained_in_one_envoy() {
     let mock = MockLlm::start(MockConfig::new());
     let mut builder = EnvoyBuilder::basic().upstream_port(mock.port());
     for plugin in PLUGINS {
-        builder = builder.wasm(plugin, &json!({}));
+        builder = builder.wasm(plugin, &minimal_config(plugin));
     }
     let envoy = builder.concurrency(2).start();
     let r = envoy.post_json(
         "/limited/v1/chat/completions",
-        &[],
+        &CONSUMER,
         &json!({"model": "gpt-4o", "stream": true, "messages": []}),
     );
     assert_eq!(r.status, 200, "{}", r.text());

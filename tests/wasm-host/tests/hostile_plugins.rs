@@ -71,6 +71,13 @@ fn unkeyed(req: Request, _: &[u8]) -> Request {
     req
 }
 
+/// An ai-quota consumer-mode config on `store`: each consumer is given `daily` tokens a day
+/// (the refill fills a consumer never seen on first use).
+fn daily_quota(store: Store, daily: u64) -> Value {
+    store.config(json!({"admin_consumer": "admin",
+        "refill": {"period": "daily", "amount": daily}}))
+}
+
 /// A ratelimit config: `kind: name` limits each distinct value to 1000 tokens a minute.
 fn per_key_limit(kind: &str, name: &str) -> Value {
     json!({"rule_name": "hostile", "rule_items": [{kind: name,
@@ -104,10 +111,10 @@ fn keyed_configs() -> Vec<KeyedConfig> {
             place: by_param,
         },
         KeyedConfig {
-            name: "ai-quota {}",
+            name: "ai-quota per consumer, 1000 tokens a day",
             plugin: Plugin::Quota,
-            config: json!({}),
-            place: unkeyed,
+            config: daily_quota(Store::Local, 1000),
+            place: by_consumer,
         },
         KeyedConfig {
             name: "ai-statistics {}",
@@ -289,9 +296,9 @@ fn header_bytes_that_are_not_utf8_never_kill_a_plugin() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
-/// Normal requests after the hostile ones: for a ratelimit config `k1` is admitted and uses
-/// 2100 of its 1000 tokens, so the next `k1` gets 429 while `k2` is admitted; quota and
-/// statistics admit.
+/// Normal requests after the hostile ones: for a ratelimit or quota config `k1` is admitted and
+/// uses 2100 of its 1000 tokens, so the next `k1` gets 429 (quota: 403) while `k2` is admitted;
+/// statistics admits.
 fn later_requests(vm: &mut Vm, keyed: &KeyedConfig) -> Result<(), String> {
     let err = |e: VmError| e.to_string();
     let first = (keyed.place)(Request::chat(), b"k1");
@@ -299,15 +306,20 @@ fn later_requests(vm: &mut Vm, keyed: &KeyedConfig) -> Result<(), String> {
     if fate != Fate::Forwarded {
         return Err(format!("k1 {fate:?}, expected Forwarded"));
     }
-    if keyed.plugin == Plugin::TokenRatelimit {
+    let over_limit = match keyed.plugin {
+        Plugin::TokenRatelimit => Some(429),
+        Plugin::Quota => Some(403),
+        Plugin::Statistics => None,
+    };
+    if let Some(status) = over_limit {
         let stream = vm.stream(id).expect("stream");
         if stream.forwarded_request_body() != first.body.as_slice() {
             return Err("k1's body did not reach the upstream as sent".into());
         }
         let (_, again) = exchange(vm, &first, (1, 1)).map_err(err)?;
-        if again != Fate::Answered(429) {
+        if again != Fate::Answered(status) {
             return Err(format!(
-                "k1 over its limit {again:?}, expected Answered(429)"
+                "k1 over its limit {again:?}, expected Answered({status})"
             ));
         }
         let other = (keyed.place)(Request::chat(), b"k2");
@@ -538,14 +550,15 @@ fn large_request(vm: &mut Vm, req: Request, what: &str, problems: &mut Vec<Strin
 }
 
 /// Configs whose limits resolve from the request head: ai-token-ratelimit per header (the
-/// request carries its key), ai-quota `{}`, ai-statistics `{}`.
+/// request carries its key), ai-quota per consumer (charged from the headers and a peek at the
+/// body), ai-statistics `{}`.
 fn head_configs() -> Vec<(Plugin, Value)> {
     vec![
         (
             Plugin::TokenRatelimit,
             per_header(Store::Local, 100_000_000),
         ),
-        (Plugin::Quota, json!({})),
+        (Plugin::Quota, daily_quota(Store::Local, 100_000_000)),
         (Plugin::Statistics, json!({})),
     ]
 }
@@ -565,6 +578,7 @@ fn large_bodies_stream_through_when_limits_resolve_from_the_head() {
         for (i, size) in [64 * KIB, 2 * MIB, 8 * MIB].into_iter().enumerate() {
             let req = Request::post(chat_body_of_size("qwen-max", size))
                 .set("x-api-key", format!("big-{i}").as_bytes())
+                .set("x-mse-consumer", format!("big-{i}").as_bytes())
                 .with_content_length();
             let what = format!("{} with {} bytes", plugin.name(), size);
             let memory = large_request(&mut vm, req, &what, &mut problems);
@@ -972,7 +986,16 @@ fn an_upstream_answering_before_the_request_body_ends() {
             per_header(Store::Redis, 100_000),
             "redis store",
         ),
-        (Plugin::Quota, json!({}), "{}"),
+        (
+            Plugin::Quota,
+            daily_quota(Store::Local, 1_000_000),
+            "local store",
+        ),
+        (
+            Plugin::Quota,
+            daily_quota(Store::Redis, 1_000_000),
+            "redis store",
+        ),
         (Plugin::Statistics, json!({}), "{}"),
     ];
     let mut problems = Vec::new();
@@ -995,6 +1018,7 @@ fn early_answer(vm: &mut Vm, plugin: Plugin, after: AfterAnswer) -> Result<(), S
     let err = |e: VmError| e.to_string();
     let req = Request::post(chat_body_of_size("qwen-max", 256 * KIB))
         .set("x-api-key", b"early")
+        .set("x-mse-consumer", b"early")
         .with_content_length();
     let (head, tail) = req.body.split_at(128 * KIB);
     let id = start(vm, &req).map_err(err)?;
@@ -1044,7 +1068,12 @@ fn early_answer(vm: &mut Vm, plugin: Plugin, after: AfterAnswer) -> Result<(), S
                 "ai_log {other:?}, expected input_token 40, output_token 60"
             )),
         },
-        Plugin::Quota => {}
+        Plugin::Quota => {
+            let cost = ai_log_any_form(vm, id).and_then(|log| log["quota_cost"].as_u64());
+            if cost != Some(100) {
+                problems.push(format!("quota_cost {cost:?}, expected the 100 reported"));
+            }
+        }
     }
     if problems.is_empty() {
         Ok(())

@@ -25,12 +25,20 @@ fn messages(vm: &Vm) -> Vec<String> {
         .collect()
 }
 
+/// The smallest config each plugin accepts: ai-quota needs its admin's identity.
+fn minimal_config(plugin: &str) -> &'static str {
+    match plugin {
+        "ai-quota" => r#"{"admin_consumer":"admin"}"#,
+        _ => "{}",
+    }
+}
+
 #[test]
-fn every_plugin_starts_and_configures_with_empty_config() {
+fn every_plugin_starts_and_configures_with_its_minimal_config() {
     for variant in ["envoy", "higress"] {
         for plugin in PLUGINS {
             let env = HostEnv::new();
-            let vm = load(&env, variant, plugin, "{}");
+            let vm = load(&env, variant, plugin, minimal_config(plugin));
             assert!(vm.configured(), "{variant}/{plugin}: {:?}", messages(&vm));
             let logs = messages(&vm);
             let started = format!("[{plugin}] [nil] vm started: {plugin} 0.1.0 (git ");
@@ -52,11 +60,20 @@ fn every_plugin_starts_and_configures_with_empty_config() {
 #[test]
 fn bad_config_is_rejected_at_configure_time_naming_the_field() {
     let env = HostEnv::new();
+    let vm = load(&env, "higress", "ai-quota", "{}");
+    assert!(!vm.configured());
+    assert!(
+        vm.has_log(
+            "[ai-quota] [nil] configuration rejected: (root): missing admin_consumer or admin_key"
+        ),
+        "{:?}",
+        messages(&vm)
+    );
     let vm = load(
         &env,
         "higress",
         "ai-quota",
-        r#"{"_rules_":[{"_match_route_":["r"]},{"_match_route_":["s"],"redis":{"service_name":"r.dns","service_port":"abc"}}]}"#,
+        r#"{"admin_consumer":"admin","_rules_":[{"_match_route_":["r"],"admin_consumer":"admin"},{"_match_route_":["s"],"admin_consumer":"admin","redis":{"service_name":"r.dns","service_port":"abc"}}]}"#,
     );
     assert!(!vm.configured());
     assert!(
@@ -94,8 +111,8 @@ fn higress_build_initialises_redis_at_configure_and_tolerates_a_missing_cluster(
         &env,
         "higress",
         "ai-quota",
-        r#"{"redis":{"service_name":"redis.static","timeout":200},
-            "_rules_":[{"_match_route_":["r"],"redis":{"service_name":"missing.dns"}}]}"#,
+        r#"{"admin_consumer":"admin","redis":{"service_name":"redis.static","timeout":200},
+            "_rules_":[{"_match_route_":["r"],"admin_consumer":"admin","redis":{"service_name":"missing.dns"}}]}"#,
     );
     assert!(vm.configured(), "{:?}", messages(&vm));
     assert!(vm.has_log("[ai-quota] [nil] redis cluster outbound|80||redis.static ready"));
@@ -112,10 +129,10 @@ fn each_request_gets_the_first_matching_rule_or_the_global_config() {
         &env,
         "higress",
         "ai-quota",
-        r#"{"rule_name":"global",
-            "_rules_":[{"_match_route_":["premium"],"rule_name":"a"},
-                       {"_match_domain_":["*.example.com"],"rule_name":"b"},
-                       {"_match_service_":["qwen.dns"],"rule_name":"c"}]}"#,
+        r#"{"admin_consumer":"admin","redis_key_prefix":"global:",
+            "_rules_":[{"_match_route_":["premium"],"admin_consumer":"admin","redis_key_prefix":"a:"},
+                       {"_match_domain_":["*.example.com"],"admin_consumer":"admin","redis_key_prefix":"b:"},
+                       {"_match_service_":["qwen.dns"],"admin_consumer":"admin","redis_key_prefix":"c:"}]}"#,
     );
     assert!(vm.configured());
     let cases: [(&str, &str, &str, &str); 4] = [
@@ -151,8 +168,9 @@ fn each_request_gets_the_first_matching_rule_or_the_global_config() {
             .request_headers(
                 id,
                 &[
-                    (":method", "POST"),
-                    (":path", "/v1/chat/completions"),
+                    // A path ai-quota does not charge: the rule is picked, the request passes.
+                    (":method", "GET"),
+                    (":path", "/v1/files"),
                     (":authority", authority),
                     ("x-request-id", &request_id),
                 ],

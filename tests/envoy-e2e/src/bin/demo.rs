@@ -33,10 +33,18 @@ fn main() -> ExitCode {
             "ietf_ratelimit_headers": true
         }]
     });
+    // Seed 000's consumer mode (balances in Envoy's shared data in this build). The consumer is
+    // `x-mse-consumer`, which an auth filter sets in a real gateway; here the requests carry it.
+    let quota_config = json!({
+        "redis_key_prefix": "chat_quota:", "admin_consumer": "admin", "admin_path": "/quota",
+        // Admin POST bodies are read while the headers wait (allow_on_headers_stop_iteration).
+        "hold_request_headers": true,
+        "quota_header": true
+    });
     let envoy = EnvoyBuilder::basic()
         .allow_on_headers_stop_iteration(true)
         .upstream_port(mock.port())
-        .wasm("ai-quota", &json!({}))
+        .wasm("ai-quota", &quota_config)
         .wasm("ai-token-ratelimit", &ratelimit_config)
         .wasm("ai-statistics", &json!({}))
         .component_log_level("wasm", "debug")
@@ -59,12 +67,38 @@ fn main() -> ExitCode {
         println!("  {line}");
     }
 
+    section("ai-quota admin API (consumer `admin`): give user1 and user2 10000 tokens each");
+    for user in ["user1", "user2"] {
+        let form = format!("consumer={user}&quota=10000");
+        let reply = admin(&envoy, "POST", "/v1/chat/completions/quota/refresh", &form);
+        println!(
+            "POST .../quota/refresh {form}: HTTP {} {:?}",
+            reply.status,
+            reply.text()
+        );
+    }
+    let reply = admin(
+        &envoy,
+        "GET",
+        "/v1/chat/completions/quota?consumer=user1",
+        "",
+    );
+    println!(
+        "GET  .../quota?consumer=user1: HTTP {} {}",
+        reply.status,
+        reply.text()
+    );
+
     section("a chat completion through the gateway (route `route-limited`)");
     let body =
         json!({"model": "qwen-max", "messages": [{"role": "user", "content": "Who are you?"}]});
     let reply = envoy.post_json(
         "/limited/v1/chat/completions",
-        &[("x-api-key", "user1"), ("x-request-id", "demo-1")],
+        &[
+            ("x-api-key", "user1"),
+            ("x-mse-consumer", "user1"),
+            ("x-request-id", "demo-1"),
+        ],
         &body,
     );
     println!(
@@ -77,6 +111,7 @@ fn main() -> ExitCode {
         "x-ai-ratelimit-remaining",
         "x-ai-ratelimit-reset",
         "ratelimit",
+        "x-ai-quota-remaining",
     ] {
         println!("  {name}: {}", reply.header(name).unwrap_or("-"));
     }
@@ -88,7 +123,11 @@ fn main() -> ExitCode {
         let request_id = format!("demo-limit-{i}");
         let reply = envoy.post_json(
             "/limited/v1/chat/completions",
-            &[("x-api-key", "user1"), ("x-request-id", &request_id)],
+            &[
+                ("x-api-key", "user1"),
+                ("x-mse-consumer", "user1"),
+                ("x-request-id", &request_id),
+            ],
             &body,
         );
         let extra = if reply.status == 429 {
@@ -108,7 +147,7 @@ fn main() -> ExitCode {
     }
     let other = envoy.post_json(
         "/limited/v1/chat/completions",
-        &[("x-api-key", "user2")],
+        &[("x-api-key", "user2"), ("x-mse-consumer", "user2")],
         &body,
     );
     println!("user2 has its own budget: HTTP {}", other.status);
@@ -118,7 +157,7 @@ fn main() -> ExitCode {
         "stream_options": {"include_usage": true}, "messages": []});
     let reply = envoy.post_json(
         "/v1/chat/completions",
-        &[("x-request-id", "demo-2")],
+        &[("x-mse-consumer", "user2"), ("x-request-id", "demo-2")],
         &stream_body,
     );
     let events = reply.sse();
@@ -127,6 +166,66 @@ fn main() -> ExitCode {
         reply.status,
         events.len(),
         events.last().map(|e| e.data.as_str())
+    );
+
+    section("ai-quota: each request is charged the tokens the provider reports (42 here)");
+    let reply = admin(
+        &envoy,
+        "POST",
+        "/v1/chat/completions/quota/refresh",
+        "consumer=carol&quota=50",
+    );
+    println!(
+        "admin gives carol 50 tokens: HTTP {} {:?}",
+        reply.status,
+        reply.text()
+    );
+    let chat = json!({"model": "qwen-max", "messages": [{"role": "user", "content": "Hi"}]});
+    for i in 1..=3 {
+        let reply = envoy.post_json(
+            "/v1/chat/completions",
+            &[("x-mse-consumer", "carol")],
+            &chat,
+        );
+        let detail = if reply.status == 200 {
+            format!(
+                "remaining after admission {}",
+                reply.header("x-ai-quota-remaining").unwrap_or("-")
+            )
+        } else {
+            format!("{:?}", reply.text())
+        };
+        println!("carol's request {i}: HTTP {}  {detail}", reply.status);
+        let balance = admin(
+            &envoy,
+            "GET",
+            "/v1/chat/completions/quota?consumer=carol",
+            "",
+        );
+        println!("  balance now: {}", balance.text());
+    }
+    let reply = admin(
+        &envoy,
+        "POST",
+        "/v1/chat/completions/quota/delta",
+        "consumer=carol&value=100",
+    );
+    println!(
+        "admin adds 100 (delta): HTTP {} {:?}",
+        reply.status,
+        reply.text()
+    );
+    let reply = envoy.post_json(
+        "/v1/chat/completions",
+        &[("x-mse-consumer", "carol")],
+        &chat,
+    );
+    println!("carol again: HTTP {}", reply.status);
+    let reply = envoy.post_json("/v1/chat/completions", &[], &chat);
+    println!(
+        "no x-mse-consumer: HTTP {} {:?}",
+        reply.status,
+        reply.text()
     );
 
     section("which config applied (the _rules_ envelope, per route)");
@@ -139,20 +238,19 @@ fn main() -> ExitCode {
         println!("  {}", after_wasm_log(line));
     }
 
-    section("metrics (Envoy /stats/prometheus, wasm and upstream lines)");
+    section("metrics (Envoy /stats/prometheus: the plugins' counters and the upstream's requests)");
     for line in envoy
         .prometheus()
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.contains("wasmcustom") || l.starts_with("envoy_cluster_upstream_rq_total"))
+        // The plugins' own counters (Envoy drops the `wasmcustom.` prefix here), and the upstream's.
+        .filter(|l| !l.starts_with("envoy_") || l.starts_with("envoy_cluster_upstream_rq_total"))
         .take(12)
     {
         println!("  {line}");
     }
 
-    section(
-        "not yet: quota (ai-quota) and token metrics (ai-statistics) arrive with the next issues",
-    );
+    section("not yet: token metrics (ai-statistics) arrive with the next issues");
     println!(
         "stopping Envoy (pid {}) and the mock LLM",
         envoy.pid().unwrap_or(0)
@@ -161,6 +259,27 @@ fn main() -> ExitCode {
     drop(mock);
     println!("done");
     ExitCode::SUCCESS
+}
+
+/// An admin call as the consumer `admin` (a form body when `form` is not empty).
+fn admin(
+    envoy: &envoy_e2e::Envoy,
+    method: &str,
+    path: &str,
+    form: &str,
+) -> envoy_e2e::http::Response {
+    envoy.request_bytes(
+        method,
+        path,
+        &[
+            ("x-mse-consumer", b"admin".as_slice()),
+            (
+                "content-type",
+                b"application/x-www-form-urlencoded".as_slice(),
+            ),
+        ],
+        form.as_bytes(),
+    )
 }
 
 /// The plugin's own message, without Envoy's log prefix.

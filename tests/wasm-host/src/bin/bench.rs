@@ -31,6 +31,11 @@ fn sse_chunks() -> Vec<Vec<u8>> {
 }
 
 const JSON_BODY: &[u8] = br#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! How can I help you today?"},"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}"#;
+/// An HS256 JWT for user `user1` (expires in 2100), signed with [`JWT_SECRET_B64URL`].
+const USER1_JWT: &str = "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6InVzZXIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ.qJ9D-hgcMK8PqZc4m9oUbYnwE_Okfks3W_3mAtcP0aY";
+/// The HS256 key of [`USER1_JWT`], base64url (`bench-secret-0123456789abcdef0123`).
+const JWT_SECRET_B64URL: &str = "YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODlhYmNkZWYwMTIz";
+const ADMIN_KEY: &str = "bench-admin-key-0123456789";
 const REQUEST_BODY: &[u8] =
     br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Who are you?"}]}"#;
 
@@ -49,11 +54,20 @@ fn one_request(vm: &mut Vm, response: &[Vec<u8>], content_type: &str) {
             (":authority", "llm.example.com"),
             ("content-type", "application/json"),
             ("x-api-key", "user1"),
+            ("x-mse-consumer", "user1"),
+            ("authorization", USER1_JWT),
+            ("x-quota-identity", "true"),
             ("x-request-id", "bench"),
         ],
         false,
     ));
     ok(vm.request_body(id, REQUEST_BODY, true));
+    // A rejected request would measure the rejection, not the request path.
+    assert!(
+        vm.stream(id).is_some_and(|s| s.request_headers_forwarded()),
+        "the bench request was not forwarded: {:?}",
+        vm.logs().last()
+    );
     ok(vm.response_headers(
         id,
         &[(":status", "200"), ("content-type", content_type)],
@@ -70,6 +84,9 @@ fn fuel_per_request(wasm: &[u8], config: &str, response: &[Vec<u8>], content_typ
     let env = HostEnv::new();
     let mut vm = Vm::load(&env, wasm, b"", config.as_bytes()).expect("load");
     assert!(vm.configured(), "configure failed");
+    if config.contains(ADMIN_KEY) {
+        give_user1_quota(&mut vm);
+    }
     one_request(&mut vm, response, content_type); // warm-up: first-use allocations
     let before = vm.total_fuel();
     for _ in 0..REQUESTS {
@@ -81,6 +98,26 @@ fn fuel_per_request(wasm: &[u8], config: &str, response: &[Vec<u8>], content_typ
         }
     }
     (vm.total_fuel() - before) / REQUESTS
+}
+
+/// ai-quota's JWT mode: the admin gives `user1` a total no bench uses up.
+fn give_user1_quota(vm: &mut Vm) {
+    let id = vm.new_stream().expect("stream");
+    vm.request_headers(
+        id,
+        &[
+            (":method", "POST"),
+            (
+                ":path",
+                "/v1/chat/completions/quota/refresh?user_id=user1&quota=1000000000000",
+            ),
+            (":authority", "llm.example.com"),
+            ("x-admin-key", ADMIN_KEY),
+        ],
+        true,
+    )
+    .expect("admin call");
+    vm.complete(id).expect("complete");
 }
 
 /// An OpenAI chat SSE stream of about `size` bytes, ending with the usage chunk.
@@ -153,10 +190,16 @@ fn main() {
         .unwrap_or_else(|| workspace_root().join("dist/higress"));
     let limiting = r#"{"rule_name":"bench","rule_items":[{"limit_by_per_header":"x-api-key",
         "limit_keys":[{"key":"*","token_per_minute":1000000000}]}]}"#;
-    let configs: [(&str, &str, &str); 4] = [
+    let consumer_quota = r#"{"admin_consumer":"admin",
+        "refill":{"period":"daily","amount":1000000000000}}"#;
+    let jwt_quota = format!(
+        r#"{{"admin_key":"{ADMIN_KEY}","jwks":{{"keys":[{{"kty":"oct","alg":"HS256","k":"{JWT_SECRET_B64URL}"}}]}}}}"#
+    );
+    let configs: [(&str, &str, &str); 5] = [
         ("ai-token-ratelimit", "per-key limit", limiting),
         ("ai-token-ratelimit", "{} (no limit)", "{}"),
-        ("ai-quota", "{} (global)", "{}"),
+        ("ai-quota", "consumer, tokens", consumer_quota),
+        ("ai-quota", "JWT HS256, tokens", &jwt_quota),
         ("ai-statistics", "{} (global)", "{}"),
     ];
     let sse = sse_chunks();
