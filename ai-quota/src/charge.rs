@@ -5,8 +5,9 @@
 //!   (or only decoded without one), its identity claim.
 //! - **What a request takes.** Tokens: a reservation of the estimated cost, allowed while the
 //!   balance is positive (Higress's rule), replaced by the real usage at the end. Requests: its
-//!   model's weight, allowed only if the whole weight fits (exact under concurrency); in JWT mode
-//!   only when the deduct header says so (else the balance is only checked).
+//!   model's weight, allowed only if the whole weight fits (exact under concurrency). In JWT mode
+//!   either unit is charged only when the deduct header says so; else the balance is only
+//!   checked (it must be positive) and nothing is settled.
 //! - **One store step** checks the star gate, applies a due refill, checks and takes.
 
 use crate::admin::{self, AdminMode, TokenProblem};
@@ -80,6 +81,8 @@ struct Ask {
     required: i64,
     /// Tokens: the declared output cap and the prompt estimate, for `clamp_max_tokens`.
     clamp: Option<(u64, u64)>,
+    /// Only checked, not charged (JWT mode without the deduct header): nothing to settle.
+    check_only: bool,
 }
 
 fn ask(quota: &Quota, input: &AdmitInput<'_>, id: &str, now_ms: u64) -> Ask {
@@ -103,15 +106,13 @@ fn ask(quota: &Quota, input: &AdmitInput<'_>, id: &str, now_ms: u64) -> Ask {
         ),
     };
     let model = input.summary.and_then(|s| s.model.as_deref());
+    let check_only = !deducts(quota, input.head);
     let (rule, required, clamp) = match &config.unit {
+        // Not charged: only checked (the balance must be positive).
+        _ if check_only => (TakeRule::Positive { cost: 0 }, 1, None),
         QuotaUnit::Requests(weights) => {
-            if deducts(quota, input.head) {
-                let weight = weights.weight(model);
-                (TakeRule::Need(weight), weight, None)
-            } else {
-                // Not charged: only checked (the balance must be positive).
-                (TakeRule::Positive { cost: 0 }, 1, None)
-            }
+            let weight = weights.weight(model);
+            (TakeRule::Need(weight), weight, None)
         }
         QuotaUnit::Tokens(cost) => {
             let (prompt, output, declared) = match input.summary {
@@ -149,6 +150,7 @@ fn ask(quota: &Quota, input: &AdmitInput<'_>, id: &str, now_ms: u64) -> Ask {
         },
         required: i64::try_from(required).unwrap_or(i64::MAX),
         clamp,
+        check_only,
     }
 }
 
@@ -174,7 +176,7 @@ pub fn admit<H: Host + Clone + 'static>(
     let later_rule = rule.clone();
     let later_host = host.clone();
     let request_id = input.request_id.map(str::to_owned);
-    let (required, clamp) = (ask.required, ask.clamp);
+    let (required, clamp, check_only) = (ask.required, ask.clamp, ask.check_only);
     verdicts::from_store(
         |callback| {
             quota
@@ -186,8 +188,11 @@ pub fn admit<H: Host + Clone + 'static>(
                 &later_rule,
                 &later_host,
                 result,
-                required,
-                clamp,
+                Asked {
+                    required,
+                    clamp,
+                    check_only,
+                },
                 request_id.as_deref(),
             )
         },
@@ -195,15 +200,26 @@ pub fn admit<H: Host + Clone + 'static>(
     )
 }
 
+/// What [`conclude`] needs of the [`Ask`] once the store answered.
+struct Asked {
+    required: i64,
+    clamp: Option<(u64, u64)>,
+    check_only: bool,
+}
+
 /// The store's answer as a verdict.
 fn conclude<H: Host + ?Sized>(
     rule: &Rule<Quota>,
     host: &H,
     result: Result<BalanceDecision, StoreError>,
-    required: i64,
-    clamp: Option<(u64, u64)>,
+    asked: Asked,
     request_id: Option<&str>,
 ) -> Verdict<Ticket> {
+    let Asked {
+        required,
+        clamp,
+        check_only,
+    } = asked;
     let Some(quota) = rule.policy() else {
         return verdicts::answer(host_glue::reply::LocalReply::text(503, ""), "store_error");
     };
@@ -211,9 +227,14 @@ fn conclude<H: Host + ?Sized>(
     match result {
         Ok(decision) if decision.allowed() => {
             telemetry::allowed(host);
+            let reservation = if check_only {
+                limiter::balance::BalanceReservation::empty()
+            } else {
+                decision.reservation
+            };
             let mut admitted = Admitted::new(Ticket {
                 remaining: Some(decision.remaining),
-                reservation: decision.reservation,
+                reservation,
             });
             admitted.log.set("quota_status", "allowed");
             admitted.log.set("quota_remaining", decision.remaining);

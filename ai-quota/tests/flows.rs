@@ -1,6 +1,9 @@
-//! Seed 000's consumer-mode flow, natively on the lifecycle's Envoy simulator (shared-data store):
-//! the admin sets a consumer's quota, a request is charged its real tokens, the next is
-//! rejected at zero, the admin adds more.
+//! Whole flows of both modes, natively on the lifecycle's Envoy simulator (shared-data store):
+//! seed 000's consumer mode (the admin sets a consumer's quota, a request is charged its real
+//! tokens, the next is rejected at zero, the admin adds more) and JWT mode charged only with
+//! the deduct header.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ai_quota::Quota;
 use config_envelope::Envelope;
@@ -38,15 +41,26 @@ impl Gateway {
             .allow_on_headers_stop_iteration()
     }
 
-    /// An admin call; returns (status, body).
+    /// An admin call as consumer `consumer`; returns (status, body).
     fn admin(&mut self, method: &str, path: &str, consumer: &str, body: &[u8]) -> (u32, String) {
+        self.admin_as(method, path, ("x-mse-consumer", consumer), body)
+    }
+
+    /// An admin call with the admin's credential header `who`; returns (status, body).
+    fn admin_as(
+        &mut self,
+        method: &str,
+        path: &str,
+        who: (&str, &str),
+        body: &[u8],
+    ) -> (u32, String) {
         let mut sim = self.sim();
         let length = body.len().to_string();
         let headers: Vec<(&str, &[u8])> = vec![
             (":method", method.as_bytes()),
             (":path", path.as_bytes()),
             (":authority", b"gw"),
-            ("x-mse-consumer", consumer.as_bytes()),
+            (who.0, who.1.as_bytes()),
             ("content-type", b"application/x-www-form-urlencoded"),
             ("content-length", length.as_bytes()),
         ];
@@ -71,19 +85,23 @@ impl Gateway {
 
     /// A chat request as `consumer`, answered with `usage` when admitted; returns the status.
     fn chat(&mut self, consumer: &str, usage: (u64, u64)) -> u32 {
+        self.chat_with(&[("x-mse-consumer", consumer)], usage)
+    }
+
+    /// A chat request with `extra` headers, answered with `usage` when admitted; returns the
+    /// status.
+    fn chat_with(&mut self, extra: &[(&str, &str)], usage: (u64, u64)) -> u32 {
         let mut sim = self.sim();
         let body = br#"{"model":"qwen-max","messages":[{"role":"user","content":"Who are you?"}]}"#;
         let length = body.len().to_string();
-        sim.request_headers(
-            &[
-                (":method", b"POST"),
-                (":path", b"/v1/chat/completions"),
-                (":authority", b"gw"),
-                ("x-mse-consumer", consumer.as_bytes()),
-                ("content-length", length.as_bytes()),
-            ],
-            false,
-        );
+        let mut headers: Vec<(&str, &[u8])> = vec![
+            (":method", b"POST"),
+            (":path", b"/v1/chat/completions"),
+            (":authority", b"gw"),
+            ("content-length", length.as_bytes()),
+        ];
+        headers.extend(extra.iter().map(|(n, v)| (*n, v.as_bytes())));
+        sim.request_headers(&headers, false);
         if sim.request_body(body, true) != Some(Flow::Continue) || sim.upstream_headers.is_none() {
             let status = self.host.local_reply().map_or(0, |r| r.status);
             sim.end();
@@ -154,4 +172,53 @@ fn seed_000_admin_calls_charging_and_rejection_at_zero() {
         403
     );
     assert_eq!(gw.chat("", (1, 1)), 403);
+}
+
+/// A JWT with the claims `{"id":"u1"}` and a signature nobody checks (JWT mode without `jwks`
+/// only decodes it).
+const U1_TOKEN: &str =
+    "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6InUxIn0.bm90LWNoZWNrZWQ";
+
+#[test]
+fn jwt_mode_charges_only_requests_with_the_deduct_header_in_either_unit() {
+    for unit in ["tokens", "requests"] {
+        let mut gw = Gateway::new(json!({
+            "admin_key": "an-admin-key-long-enough", "quota_unit": unit,
+            "hold_request_headers": true
+        }));
+        let admin = ("x-admin-key", "an-admin-key-long-enough");
+        let (status, _) = gw.admin_as(
+            "POST",
+            "/v1/chat/completions/quota/refresh",
+            admin,
+            b"user_id=u1&quota=100",
+        );
+        assert_eq!(status, 200, "{unit}");
+        let token = U1_TOKEN;
+        // Without the deduct header: admitted, nothing used.
+        assert_eq!(gw.chat_with(&[("authorization", token)], (20, 30)), 200);
+        let used = |gw: &mut Gateway| {
+            gw.admin_as(
+                "GET",
+                "/v1/chat/completions/quota/used?user_id=u1",
+                admin,
+                b"",
+            )
+            .1
+        };
+        assert!(
+            used(&mut gw).contains(r#""quota":0,"#),
+            "{unit}: {}",
+            used(&mut gw)
+        );
+        // With it: charged its real tokens, or one request's weight (1 for an unlisted model).
+        let deduct = [("authorization", token), ("x-quota-identity", "true")];
+        assert_eq!(gw.chat_with(&deduct, (20, 30)), 200);
+        let expected = if unit == "tokens" { 50 } else { 1 };
+        assert!(
+            used(&mut gw).contains(&format!(r#""quota":{expected},"#)),
+            "{unit}: {}",
+            used(&mut gw)
+        );
+    }
 }
