@@ -179,19 +179,10 @@ impl lifecycle::Policy for Quota {
         };
         let actual = match &self.config.unit {
             QuotaUnit::Tokens(cost) => {
-                let usage = &end.charge.usage;
-                match end.charge.basis {
-                    ChargeBasis::Reported => cost
-                        .cost(usage, end.model)
-                        .unwrap_or_else(|_| usage.total()),
-                    ChargeBasis::Estimated => {
-                        log.set("quota_usage", "estimated");
-                        let (input, output) = (usage.total_input(), usage.total_output());
-                        cost.estimate(input, output, end.model)
-                            .unwrap_or(input.saturating_add(output))
-                    }
-                    ChargeBasis::ProviderError | ChargeBasis::NotForwarded => 0,
+                if end.charge.basis == ChargeBasis::Estimated {
+                    log.set("quota_usage", "estimated");
                 }
+                end.charge.cost(cost, end.model)
             }
             // A request is charged its weight at admission; a provider error without usage
             // (nothing generated) gives it back.

@@ -205,20 +205,10 @@ impl lifecycle::Policy for Policy {
         let Some(reservation) = ticket.as_ref().and_then(Ticket::reservation) else {
             return; // not admitted, or nothing reserved: nothing to settle
         };
-        let cost = &self.config.cost;
-        let usage = &end.charge.usage;
-        let actual = match end.charge.basis {
-            ChargeBasis::Reported => cost
-                .cost(usage, end.model)
-                .unwrap_or_else(|_| usage.total()),
-            ChargeBasis::Estimated => {
-                log.set("token_ratelimit_usage", "estimated");
-                let (input, output) = (usage.total_input(), usage.total_output());
-                cost.estimate(input, output, end.model)
-                    .unwrap_or(input.saturating_add(output))
-            }
-            ChargeBasis::ProviderError | ChargeBasis::NotForwarded => 0,
-        };
+        if end.charge.basis == ChargeBasis::Estimated {
+            log.set("token_ratelimit_usage", "estimated");
+        }
+        let actual = end.charge.cost(&self.config.cost, end.model);
         telemetry::settled(host, actual);
         log.set("token_ratelimit_cost", actual);
         let later_host = host.clone();

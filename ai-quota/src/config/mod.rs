@@ -239,21 +239,7 @@ impl Config {
     /// malformed value, see the README's table.
     pub fn parse(value: &Value, path: &FieldPath) -> Result<Config, ConfigError> {
         let raw = as_object(value, path)?;
-        let mut warnings = Vec::new();
-        let map: Object = raw
-            .iter()
-            .filter(|(key, _)| {
-                let reserved = key.starts_with('_');
-                if reserved {
-                    warnings.push(format!(
-                        "{}: ignored (reserved for the gateway)",
-                        path.key(key)
-                    ));
-                }
-                !reserved
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let (map, mut warnings) = config_envelope::without_reserved(raw, path);
         let jwt = detect_mode(&map, path)?;
         check_fields(&map, path, jwt)?;
 

@@ -24,33 +24,7 @@ pub const FALLBACK: &str = "fallback";
 /// Per-item override of the rule's `window_type`.
 pub const WINDOW_TYPE: &str = "window_type";
 
-/// Reads an enumerated string field: `None` when absent.
-///
-/// # Errors
-/// When the value is not a string or not one of `choices`, listing them.
-pub fn enum_field<T: Copy>(
-    map: &Object,
-    key: &str,
-    path: &FieldPath,
-    choices: &[(&str, T)],
-) -> Result<Option<T>, ConfigError> {
-    let Some(text) = optional_str(map, key, path)? else {
-        return Ok(None);
-    };
-    match choices.iter().find(|(name, _)| *name == text) {
-        Some((_, value)) => Ok(Some(*value)),
-        None => {
-            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
-            Err(ConfigError::at(
-                &path.key(key),
-                format!(
-                    "unknown value {text:?}, expected one of: {}",
-                    names.join(", ")
-                ),
-            ))
-        }
-    }
-}
+pub use config_envelope::enum_field;
 
 /// Reads `window_type` (`fixed` | `sliding`).
 ///

@@ -144,21 +144,7 @@ impl Config {
     /// the client would choose, an invalid regular expression or CIDR.
     pub fn parse(value: &serde_json::Value, path: &FieldPath) -> Result<Config, ConfigError> {
         let raw = as_object(value, path)?;
-        let mut warnings = Warnings::new();
-        let map: Object = raw
-            .iter()
-            .filter(|(key, _)| {
-                let reserved = key.starts_with('_');
-                if reserved {
-                    warnings.push(format!(
-                        "{}: ignored (reserved for the gateway)",
-                        path.key(key)
-                    ));
-                }
-                !reserved
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let (map, mut warnings) = config_envelope::without_reserved(raw, path);
         let form = detect_form(&map, path)?;
         let mut known: Vec<&str> = SHARED_FIELDS.to_vec();
         known.extend(CostConfig::FIELDS);

@@ -325,3 +325,53 @@ pub fn exactly_one_of<'k>(
         }
     }
 }
+
+/// Reads an enumerated string field: `None` when absent.
+///
+/// # Errors
+/// When the value is not a string or not one of `choices`, listing them.
+pub fn enum_field<T: Copy>(
+    map: &Object,
+    key: &str,
+    path: &FieldPath,
+    choices: &[(&str, T)],
+) -> Result<Option<T>, ConfigError> {
+    let Some(text) = optional_str(map, key, path)? else {
+        return Ok(None);
+    };
+    match choices.iter().find(|(name, _)| *name == text) {
+        Some((_, value)) => Ok(Some(*value)),
+        None => {
+            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+            Err(ConfigError::at(
+                &path.key(key),
+                format!(
+                    "unknown value {text:?}, expected one of: {}",
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+/// The plugin's own fields of a config object: keys starting with `_` are the gateway's
+/// (`_rules_`, `_match_*_`, and whatever Higress adds) and are left out, each with a warning
+/// line for the plugin to log once.
+pub fn without_reserved(raw: &Object, path: &FieldPath) -> (Object, Vec<String>) {
+    let mut warnings = Vec::new();
+    let map = raw
+        .iter()
+        .filter(|(key, _)| {
+            let reserved = key.starts_with('_');
+            if reserved {
+                warnings.push(format!(
+                    "{}: ignored (reserved for the gateway)",
+                    path.key(key)
+                ));
+            }
+            !reserved
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (map, warnings)
+}

@@ -59,9 +59,10 @@ mod serde_support;
 pub use envelope::{parse, parse_value, Envelope, Rule, Selected, Source, RULES_KEY};
 pub use error::{describe, ConfigError};
 pub use fields::{
-    as_object, bool_value, exactly_one_of, int_value, optional_bool, optional_int, optional_object,
-    optional_str, optional_str_list, reject_unknown_fields, required_bool, required_int,
-    required_object, required_str, required_str_list, IntegerField, Object,
+    as_object, bool_value, enum_field, exactly_one_of, int_value, optional_bool, optional_int,
+    optional_object, optional_str, optional_str_list, reject_unknown_fields, required_bool,
+    required_int, required_object, required_str, required_str_list, without_reserved, IntegerField,
+    Object,
 };
 pub use matcher::{
     authority_host, DomainPattern, Matcher, RequestInfo, ServicePattern, MATCHER_KEYS,

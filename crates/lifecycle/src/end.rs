@@ -78,6 +78,25 @@ impl Charge {
     }
 }
 
+impl Charge {
+    /// What this charge costs under `cost` for `model`: the reported usage priced as
+    /// configured, an estimate's tokens (priced as an estimate), 0 for a provider error or a
+    /// request never forwarded. A pricing that fails (e.g. a cost expression over numbers it
+    /// cannot use) falls back to the plain token total.
+    pub fn cost(&self, cost: &cost::CostConfig, model: Option<&str>) -> u64 {
+        let usage = &self.usage;
+        match self.basis {
+            ChargeBasis::Reported => cost.cost(usage, model).unwrap_or_else(|_| usage.total()),
+            ChargeBasis::Estimated => {
+                let (input, output) = (usage.total_input(), usage.total_output());
+                cost.estimate(input, output, model)
+                    .unwrap_or(input.saturating_add(output))
+            }
+            ChargeBasis::ProviderError | ChargeBasis::NotForwarded => 0,
+        }
+    }
+}
+
 /// When things happened on a stream, in the proxy's milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
