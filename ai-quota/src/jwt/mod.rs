@@ -15,6 +15,8 @@
 //!    tried too); without `kid`, every key whose type verifies the token's `alg` is tried.
 //!    Without `jwks` the signature is not looked at (the seed's behaviour; the config then warns
 //!    that an auth plugin must verify tokens before this one).
+//!    A token whose signature held is remembered by the verifier (bounded; see
+//!    [`CHECKED_TOKEN_BYTES`]): the next request with the same token skips steps 2 and 3.
 //! 4. `exp` and `nbf`, when present, must be numbers and hold at `now` (the caller's clock, the
 //!    host's in production) give or take `clock_skew_seconds`: valid while
 //!    `now < exp + skew` and once `now + skew >= nbf`. Else [`TokenError::ParseFailed`]. This is
@@ -34,6 +36,8 @@ use core::fmt;
 use jsonwebtoken::Algorithm;
 use jwks::Key;
 use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// Longest token read, in bytes; a longer header value is [`TokenError::InvalidToken`]. Large
 /// identity-provider tokens are 4 to 8 KiB.
@@ -148,6 +152,10 @@ impl fmt::Display for TokenError {
 
 impl std::error::Error for TokenError {}
 
+/// Token bytes the cache of checked tokens may hold before it starts over (a few thousand
+/// ordinary tokens).
+pub const CHECKED_TOKEN_BYTES: usize = 1024 * 1024;
+
 /// Checks tokens and reads the user id; built once per config. See the module docs.
 #[derive(Debug, Clone)]
 pub struct Verifier {
@@ -156,6 +164,42 @@ pub struct Verifier {
     /// `identity_claim` split at `.`.
     claim_path: Vec<String>,
     clock_skew_seconds: u64,
+    /// Tokens already decoded and whose signature held, with what the request needs of them.
+    checked: RefCell<CheckedTokens>,
+}
+
+/// What a decoded, signature-checked token says: its time claims and its user.
+#[derive(Debug, Clone)]
+struct Checked {
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    user: Result<String, TokenError>,
+}
+
+/// The cache of [`Checked`] tokens, keyed by the whole token. A client sends the same token on
+/// every request, and an RSA signature check costs about 20 million wasm instructions: checking
+/// it once per VM keeps that off the request path. Only tokens whose signature held are kept;
+/// the time claims are still checked on every request. Bounded by [`CHECKED_TOKEN_BYTES`]:
+/// when full it starts over.
+#[derive(Debug, Clone, Default)]
+struct CheckedTokens {
+    tokens: HashMap<Vec<u8>, Checked>,
+    bytes: usize,
+}
+
+impl CheckedTokens {
+    fn get(&self, token: &[u8]) -> Option<Checked> {
+        self.tokens.get(token).cloned()
+    }
+
+    fn insert(&mut self, token: &[u8], checked: Checked) {
+        if self.bytes + token.len() > CHECKED_TOKEN_BYTES {
+            self.tokens.clear();
+            self.bytes = 0;
+        }
+        self.bytes += token.len();
+        self.tokens.insert(token.to_vec(), checked);
+    }
 }
 
 impl Verifier {
@@ -211,6 +255,7 @@ impl Verifier {
             keys,
             claim_path,
             clock_skew_seconds,
+            checked: RefCell::default(),
         })
     }
 
@@ -220,6 +265,7 @@ impl Verifier {
             keys: None,
             claim_path: vec![DEFAULT_IDENTITY_CLAIM.to_owned()],
             clock_skew_seconds: DEFAULT_CLOCK_SKEW_SECONDS,
+            checked: RefCell::default(),
         }
     }
 
@@ -253,27 +299,36 @@ impl Verifier {
         if token.is_empty() {
             return Err(TokenError::NoToken);
         }
-        let parts = split_token(token).ok_or(TokenError::InvalidToken)?;
-        if let Some(keys) = &self.keys {
-            check_signature(keys, &parts)?;
-        }
-        self.check_times(&parts.claims, now_secs)?;
-        self.user_id(&parts.claims)
+        let cached = self.checked.borrow().get(token);
+        let checked = match cached {
+            Some(checked) => checked,
+            None => {
+                let parts = split_token(token).ok_or(TokenError::InvalidToken)?;
+                if let Some(keys) = &self.keys {
+                    check_signature(keys, &parts)?;
+                }
+                let checked = Checked {
+                    exp: time_claim(&parts.claims, "exp")?,
+                    nbf: time_claim(&parts.claims, "nbf")?,
+                    user: self.user_id(&parts.claims),
+                };
+                self.checked.borrow_mut().insert(token, checked.clone());
+                checked
+            }
+        };
+        self.check_times(&checked, now_secs)?;
+        checked.user
     }
 
-    fn check_times(&self, claims: &Object, now_secs: u64) -> Result<(), TokenError> {
+    fn check_times(&self, checked: &Checked, now_secs: u64) -> Result<(), TokenError> {
         // f64 holds every Unix second of this era exactly.
         let now = now_secs as f64;
         let skew = self.clock_skew_seconds as f64;
-        if let Some(exp) = time_claim(claims, "exp")? {
-            if now >= exp + skew {
-                return Err(TokenError::ParseFailed(ParseFailure::Expired));
-            }
+        if checked.exp.is_some_and(|exp| now >= exp + skew) {
+            return Err(TokenError::ParseFailed(ParseFailure::Expired));
         }
-        if let Some(nbf) = time_claim(claims, "nbf")? {
-            if now + skew < nbf {
-                return Err(TokenError::ParseFailed(ParseFailure::NotYetValid));
-            }
+        if checked.nbf.is_some_and(|nbf| now + skew < nbf) {
+            return Err(TokenError::ParseFailed(ParseFailure::NotYetValid));
         }
         Ok(())
     }

@@ -752,3 +752,48 @@ proptest! {
         prop_assert!(v.verify(shaped.as_bytes(), NOW).is_err());
     }
 }
+
+#[test]
+fn a_remembered_token_is_still_checked_for_its_times_and_a_tampered_copy_is_not_trusted() {
+    let v = verifier(vec![public_jwk("rsa_a")]);
+    let mut claims = user("u");
+    claims["exp"] = json!(NOW + 100);
+    let t = token(Algorithm::RS256, Signer::RsaA, None, claims);
+    assert_eq!(v.verify(t.as_bytes(), NOW), Ok("u".to_owned()));
+    // The same token again: remembered, and answered the same.
+    assert_eq!(v.verify(t.as_bytes(), NOW + 1), Ok("u".to_owned()));
+    // Later on the clock it has expired, remembered or not.
+    assert_eq!(
+        v.verify(t.as_bytes(), NOW + 100 + DEFAULT_CLOCK_SKEW_SECONDS),
+        failure(ParseFailure::Expired)
+    );
+    // Another signature byte: a different token, checked afresh.
+    let mut tampered = t.clone().into_bytes();
+    if let Some(last) = tampered.last_mut() {
+        *last = if *last == b'A' { b'B' } else { b'A' };
+    }
+    assert_eq!(
+        v.verify(&tampered, NOW),
+        failure(ParseFailure::BadSignature)
+    );
+}
+
+#[test]
+fn the_cache_of_checked_tokens_stays_bounded() {
+    let v = verifier(vec![oct_jwk(SECRET)]);
+    let first = token(Algorithm::HS256, Signer::Hs(SECRET), None, user("first"));
+    assert!(v.verify(first.as_bytes(), NOW).is_ok());
+    // Enough distinct valid tokens to pass the bound: the cache starts over and keeps working.
+    let per = first.len();
+    for i in 0..(CHECKED_TOKEN_BYTES / per + 10) {
+        let t = token(
+            Algorithm::HS256,
+            Signer::Hs(SECRET),
+            None,
+            user(&format!("u{i}")),
+        );
+        assert_eq!(v.verify(t.as_bytes(), NOW), Ok(format!("u{i}")));
+    }
+    assert!(v.checked.borrow().bytes <= CHECKED_TOKEN_BYTES);
+    assert_eq!(v.verify(first.as_bytes(), NOW), Ok("first".to_owned()));
+}

@@ -35,11 +35,16 @@ const JSON_BODY: &[u8] = br#"{"id":"chatcmpl-1","object":"chat.completion","crea
 const USER1_JWT: &str = "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6InVzZXIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ.qJ9D-hgcMK8PqZc4m9oUbYnwE_Okfks3W_3mAtcP0aY";
 /// The HS256 key of [`USER1_JWT`], base64url (`bench-secret-0123456789abcdef0123`).
 const JWT_SECRET_B64URL: &str = "YmVuY2gtc2VjcmV0LTAxMjM0NTY3ODlhYmNkZWYwMTIz";
+/// The same claims as an RS256 token, signed with ai-quota's test key `rsa_a`
+/// (`ai-quota/src/jwt/testdata`).
+const USER1_RS256_JWT: &str = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpZCI6InVzZXIxIiwiZXhwIjo0MTAyNDQ0ODAwfQ.TgSRQEvjVg_Tqxw6Sv5ekNGAbJrQV02K-P5ghArB-q7W4ikUA2prNpEg161HYztb-dq8fZa5msxCY-dEWWavxEjfi63mmAzgqqAVMUdeYZvJddW30Y14npU7TurgGYV8cxF4bA9QUqsD2cxwpmo6ZE9M2qZURuDC8e3rkibDIzBWBjbUbC2G-FHLnbjyRUx4miN5yFX96mfNok5Bwa9ntKUt835kA16lSw-zMzXZPH6LAPAgYcYLJgX6jE2r9_w43Kh7jL9nm9-Umq58QeInlAdlOJoGgPr39YJxVgp_FDvtQBYfoe1jy4OMkHUwlpncadnmWZgBHSGEzRzO17za6A";
+/// The public half of `rsa_a`.
+const RSA_A_N: &str = "nYiGNOQ28_cAZqHF2j4RjF70lkFXM7FO4ftNPyYtbqBN4VgFaxq7jK6tNBy9V-g28uOdw0WZNcgMTF1wGnrrXNKrtN2ai3IH4_8ozfxEZXdMpb7MCaTqTSAnSfY0Siho_G-giQz7aXu48n5JILL2l-Fn_X8zzHEsKZtG1NLVI5Ab0LrZYV7da_oHt82q95ecWKK6DgRodxfSjjM_JmOsQBy9kYD4WO8zq9RW3SXlJFb-tIBFoTJDxpEJcXRh2mpTovxkxALpK9TsFOh34-uIEbbZsE5g8FlP12T-V53kU2ZYvbZRjwCQpIhyQ8fNPbe6PCQzsuuVGmmEYaUq-p153Q";
 const ADMIN_KEY: &str = "bench-admin-key-0123456789";
 const REQUEST_BODY: &[u8] =
     br#"{"model":"gpt-4o","messages":[{"role":"user","content":"Who are you?"}]}"#;
 
-fn one_request(vm: &mut Vm, response: &[Vec<u8>], content_type: &str) {
+fn one_request(vm: &mut Vm, response: &[Vec<u8>], content_type: &str, token: &str) {
     let id = vm
         .new_stream_with_properties(&[(&["route_name"], b"llm-route")])
         .expect("stream");
@@ -55,7 +60,7 @@ fn one_request(vm: &mut Vm, response: &[Vec<u8>], content_type: &str) {
             ("content-type", "application/json"),
             ("x-api-key", "user1"),
             ("x-mse-consumer", "user1"),
-            ("authorization", USER1_JWT),
+            ("authorization", token),
             ("x-quota-identity", "true"),
             ("x-request-id", "bench"),
         ],
@@ -81,16 +86,21 @@ fn one_request(vm: &mut Vm, response: &[Vec<u8>], content_type: &str) {
 }
 
 fn fuel_per_request(wasm: &[u8], config: &str, response: &[Vec<u8>], content_type: &str) -> u64 {
+    let token = if config.contains("RSA") {
+        USER1_RS256_JWT
+    } else {
+        USER1_JWT
+    };
     let env = HostEnv::new();
     let mut vm = Vm::load(&env, wasm, b"", config.as_bytes()).expect("load");
     assert!(vm.configured(), "configure failed");
     if config.contains(ADMIN_KEY) {
         give_user1_quota(&mut vm);
     }
-    one_request(&mut vm, response, content_type); // warm-up: first-use allocations
+    one_request(&mut vm, response, content_type, token); // warm-up: first-use allocations
     let before = vm.total_fuel();
     for _ in 0..REQUESTS {
-        one_request(&mut vm, response, content_type);
+        one_request(&mut vm, response, content_type, token);
     }
     if std::env::var_os("BENCH_BREAKDOWN").is_some() {
         for (kind, stats) in vm.fuel() {
@@ -195,11 +205,15 @@ fn main() {
     let jwt_quota = format!(
         r#"{{"admin_key":"{ADMIN_KEY}","jwks":{{"keys":[{{"kty":"oct","alg":"HS256","k":"{JWT_SECRET_B64URL}"}}]}}}}"#
     );
-    let configs: [(&str, &str, &str); 5] = [
+    let rsa_quota = format!(
+        r#"{{"admin_key":"{ADMIN_KEY}","jwks":{{"keys":[{{"kty":"RSA","e":"AQAB","n":"{RSA_A_N}"}}]}}}}"#
+    );
+    let configs: [(&str, &str, &str); 6] = [
         ("ai-token-ratelimit", "per-key limit", limiting),
         ("ai-token-ratelimit", "{} (no limit)", "{}"),
         ("ai-quota", "consumer, tokens", consumer_quota),
-        ("ai-quota", "JWT HS256, tokens", &jwt_quota),
+        ("ai-quota", "JWT HS256, requests", &jwt_quota),
+        ("ai-quota", "JWT RS256, requests", &rsa_quota),
         ("ai-statistics", "{} (global)", "{}"),
     ];
     let sse = sse_chunks();
